@@ -1,0 +1,20 @@
+// The connectors compiled into the library. One line per connector folder.
+#include <mutex>
+
+#include "connectors/discard/discard.hpp"
+#include "connectors/generator/generator.hpp"
+#include "connectors/registry.hpp"
+#include "connectors/sqlite/sqlite.hpp"
+
+namespace ds::connectors {
+
+void register_builtin_connectors() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    sqlite::register_connector();
+    generator::register_connector();
+    discard::register_connector();
+  });
+}
+
+}  // namespace ds::connectors

@@ -1,0 +1,34 @@
+// Factories of connectors keyed by their `type:`. Adding a system means adding
+// a folder under core/connectors/ and one line in builtin.cpp, not editing the engine.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/registry.hpp"
+#include "config/spec.hpp"
+#include "model/connector.hpp"
+
+namespace ds::connectors {
+
+struct ConnectorContext {
+  std::string pipeline_name;
+  std::string base_dir;  // directory of the pipeline file, for relative paths ("" = current directory)
+};
+
+using SourceFactory = std::function<std::unique_ptr<model::Source>(const model::Options &, const ConnectorContext &)>;
+using SinkFactory = std::function<std::unique_ptr<model::Sink>(const model::Options &, const ConnectorContext &)>;
+
+// Also registers `keys` with config::Registry for the role.
+void register_source(const std::string &type, std::string doc, std::vector<config::KeySpec> keys, SourceFactory factory);
+void register_sink(const std::string &type, std::string doc, std::vector<config::KeySpec> keys, SinkFactory factory);
+
+// Throws ds::Error(config) naming the type and the nearest registered one.
+std::unique_ptr<model::Source> create_source(const config::ConnectorSpec &spec, const ConnectorContext &ctx);
+std::unique_ptr<model::Sink> create_sink(const config::ConnectorSpec &spec, const ConnectorContext &ctx);
+
+// Registers every connector compiled into the library; idempotent, thread-safe.
+void register_builtin_connectors();
+
+}  // namespace ds::connectors

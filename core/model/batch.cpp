@@ -1,0 +1,213 @@
+#include "model/batch.hpp"
+
+#include <new>
+
+#include "model/error.hpp"
+
+namespace ds::model {
+
+const char *op_symbol(Op op) {
+  switch (op) {
+    case Op::insert: return "+I";
+    case Op::update_before: return "-U";
+    case Op::update_after: return "+U";
+    case Op::remove: return "-D";
+  }
+  return "?";
+}
+
+BufferPtr Buffer::adopt(uint8_t *malloced, size_t size) {
+  std::shared_ptr<void> owner(malloced, [](void *p) { std::free(p); });
+  return std::make_shared<const Buffer>(malloced, size, std::move(owner));
+}
+
+BufferPtr Buffer::copy_of(const void *data, size_t size) {
+  auto *p = static_cast<uint8_t *>(std::malloc(size ? size : 1));
+  if (!p) throw std::bad_alloc();
+  if (size) std::memcpy(p, data, size);
+  return adopt(p, size);
+}
+
+void ByteArray::grow(size_t at_least) {
+  size_t cap = capacity_ ? capacity_ : 64;
+  while (cap < at_least) cap *= 2;
+  auto *p = static_cast<uint8_t *>(std::realloc(data_, cap));
+  if (!p) throw std::bad_alloc();
+  data_ = p;
+  capacity_ = cap;
+}
+
+BufferPtr ByteArray::finish() {
+  if (!data_) grow(8);  // consumers may dereference a zero-length buffer's pointer
+  BufferPtr out = Buffer::adopt(data_, size_);
+  data_ = nullptr;
+  size_ = capacity_ = 0;
+  return out;
+}
+
+int64_t Batch::byte_size() const {
+  int64_t n = ops ? static_cast<int64_t>(ops->size()) : 0;
+  for (const Column &c : columns) {
+    if (c.validity) n += static_cast<int64_t>(c.validity->size());
+    if (c.offsets) n += static_cast<int64_t>(c.offsets->size());
+    if (c.values) n += static_cast<int64_t>(c.values->size());
+  }
+  return n;
+}
+
+std::shared_ptr<Batch> Batch::take(const uint32_t *rows, size_t count) const {
+  auto out = std::make_shared<Batch>();
+  out->schema = schema;
+  out->position = position;
+  out->num_rows = static_cast<int64_t>(count);
+  out->columns.reserve(columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) {
+    ColumnBuilder b(schema->columns[c].type, static_cast<int64_t>(count));
+    for (size_t i = 0; i < count; ++i) b.append_from(columns[c], rows[i]);
+    out->columns.push_back(b.finish());
+  }
+  if (ops) {
+    ByteArray o;
+    uint8_t *dst = o.append(count);
+    for (size_t i = 0; i < count; ++i) dst[i] = ops->data()[rows[i]];
+    out->ops = o.finish();
+  }
+  return out;
+}
+
+ColumnBuilder::ColumnBuilder(const DataType &type, int64_t expected_rows) : type_(type), width_(fixed_width(type.id)) {
+  size_t n = static_cast<size_t>(expected_rows > 0 ? expected_rows : 1);
+  switch (layout_of(type.id)) {
+    case Layout::bitmap: values_.reserve(n / 8 + 1); break;
+    case Layout::fixed: values_.reserve(n * static_cast<size_t>(width_)); break;
+    case Layout::variable:
+      offsets_.reserve((n + 1) * sizeof(int32_t));
+      values_.reserve(n * 16);
+      std::memset(offsets_.append(sizeof(int32_t)), 0, sizeof(int32_t));
+      break;
+  }
+}
+
+void ColumnBuilder::ensure_validity() {
+  // First null: every earlier value was valid.
+  size_t bytes = static_cast<size_t>(length_ / 8 + 1);
+  uint8_t *p = validity_.append(bytes);
+  std::memset(p, 0xff, bytes);
+}
+
+void ColumnBuilder::set_validity_bit(bool valid) {
+  if ((length_ & 7) == 0 && static_cast<size_t>(length_ >> 3) >= validity_.size()) validity_.append_zeros(1);
+  uint8_t &byte = validity_.data()[length_ >> 3];
+  uint8_t mask = static_cast<uint8_t>(1u << (length_ & 7));
+  byte = valid ? static_cast<uint8_t>(byte | mask) : static_cast<uint8_t>(byte & ~mask);
+}
+
+void ColumnBuilder::append_null() {
+  if (validity_.size() == 0) ensure_validity();
+  set_validity_bit(false);
+  ++null_count_;
+  switch (layout_of(type_.id)) {
+    case Layout::bitmap:
+      if ((length_ & 7) == 0) values_.append_zeros(1);
+      break;
+    case Layout::fixed: values_.append_zeros(static_cast<size_t>(width_)); break;
+    case Layout::variable: {
+      int32_t end = static_cast<int32_t>(values_.size());
+      std::memcpy(offsets_.append(sizeof end), &end, sizeof end);
+      break;
+    }
+  }
+  ++length_;
+}
+
+void ColumnBuilder::append_bool(bool v) {
+  if ((length_ & 7) == 0) values_.append_zeros(1);
+  if (v) values_.data()[length_ >> 3] |= static_cast<uint8_t>(1u << (length_ & 7));
+  mark_valid();
+}
+
+void ColumnBuilder::append_int(int64_t v) {
+  switch (type_.id) {
+    case TypeId::boolean: append_bool(v != 0); break;
+    case TypeId::int8: append_fixed(static_cast<int8_t>(v)); break;
+    case TypeId::int16: append_fixed(static_cast<int16_t>(v)); break;
+    case TypeId::int32:
+    case TypeId::date: append_fixed(static_cast<int32_t>(v)); break;
+    case TypeId::float32: append_fixed(static_cast<float>(v)); break;
+    case TypeId::float64: append_fixed(static_cast<double>(v)); break;
+    default: append_fixed(v); break;
+  }
+}
+
+void ColumnBuilder::append_double(double v) {
+  if (type_.id == TypeId::float32) append_fixed(static_cast<float>(v));
+  else append_fixed(v);
+}
+
+void ColumnBuilder::append_bytes(const void *data, size_t size) {
+  if (values_.size() + size > static_cast<size_t>(INT32_MAX))
+    throw Error(Code::data, "a column of one batch exceeds 2 GiB of variable-width data");
+  if (size) std::memcpy(values_.append(size), data, size);
+  int32_t end = static_cast<int32_t>(values_.size());
+  std::memcpy(offsets_.append(sizeof end), &end, sizeof end);
+  mark_valid();
+}
+
+void ColumnBuilder::append_fixed_bytes(const void *data) {
+  std::memcpy(values_.append(static_cast<size_t>(width_)), data, static_cast<size_t>(width_));
+  mark_valid();
+}
+
+void ColumnBuilder::append_from(const Column &src, int64_t row) {
+  if (!src.is_valid(row)) return append_null();
+  switch (layout_of(type_.id)) {
+    case Layout::bitmap: return append_bool(src.bool_value(row));
+    case Layout::fixed: return append_fixed_bytes(src.fixed_bytes(row, width_));
+    case Layout::variable: {
+      std::string_view v = src.bytes(row);
+      return append_bytes(v.data(), v.size());
+    }
+  }
+}
+
+Column ColumnBuilder::finish() {
+  Column c;
+  c.length = length_;
+  c.null_count = null_count_;
+  if (validity_.size() != 0) c.validity = validity_.finish();
+  if (layout_of(type_.id) == Layout::variable) c.offsets = offsets_.finish();
+  c.values = values_.finish();
+  length_ = 0;
+  null_count_ = 0;
+  return c;
+}
+
+BatchBuilder::BatchBuilder(TableSchemaPtr schema, int64_t expected_rows, bool with_ops)
+    : schema_(std::move(schema)), with_ops_(with_ops) {
+  columns_.reserve(schema_->columns.size());
+  for (const auto &col : schema_->columns) columns_.emplace_back(col.type, expected_rows);
+  if (with_ops_) ops_.reserve(static_cast<size_t>(expected_rows > 0 ? expected_rows : 1));
+}
+
+void BatchBuilder::end_row(Op op) {
+  if (with_ops_) *ops_.append(1) = static_cast<uint8_t>(op);
+  ++rows_;
+}
+
+std::shared_ptr<Batch> BatchBuilder::finish(Position position) {
+  auto b = std::make_shared<Batch>();
+  b->schema = schema_;
+  b->num_rows = rows_;
+  b->position = std::move(position);
+  b->columns.reserve(columns_.size());
+  for (auto &c : columns_) {
+    if (c.length() != rows_)
+      throw Error(Code::internal, "column builder holds " + std::to_string(c.length()) + " values for " + std::to_string(rows_) + " rows");
+    b->columns.push_back(c.finish());
+  }
+  if (with_ops_) b->ops = ops_.finish();
+  rows_ = 0;
+  return b;
+}
+
+}  // namespace ds::model

@@ -1,0 +1,111 @@
+// The small interfaces every connector implements. They depend on the model
+// only; the engine (core/pipeline) knows connectors through these alone.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/batch.hpp"
+#include "model/options.hpp"
+
+namespace ds::model {
+
+// Cooperative cancellation, checked between batches (never per row).
+class CancelToken {
+ public:
+  void cancel() noexcept { cancelled_.store(true, std::memory_order_release); }
+  bool cancelled() const noexcept { return cancelled_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
+// One independently readable, ordered piece of a table (a key range, a rowid
+// range, a file). Its `stream` names its checkpoint entry.
+struct Split {
+  TableSchemaPtr schema;
+  std::string stream;       // unique and stable across runs, e.g. "main.orders#3"
+  std::string range;        // opaque to the engine; the source's own description of the range
+  int64_t estimated_rows = 0;
+};
+
+// Selects source tables: regex alternatives on "schema.table" (and bare "table").
+struct TableSelector {
+  std::vector<std::string> include;  // empty: every table
+  std::vector<std::string> exclude;
+  bool matches(const TableId &id) const;
+};
+
+// Called by readers for each batch; returns false when the reader must stop.
+using BatchEmitter = std::function<bool(std::shared_ptr<Batch>)>;
+
+class SplitReader {
+ public:
+  virtual ~SplitReader() = default;
+  // Reads `split` from just after `resume_after` ("" = from the start), handing
+  // batches of about `batch_rows` rows to `emit`. Every batch's position.value
+  // must be a valid resume_after; the last batch has position.stream_done set
+  // (an empty split emits one empty batch so its completion is recorded).
+  virtual void read(const Split &split, const std::string &resume_after, int64_t batch_rows, const BatchEmitter &emit,
+                    const CancelToken &cancel) = 0;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Lists the selected tables with their schemas. Throws not_found naming the
+  // selector when nothing matches, so a typo never copies nothing silently.
+  virtual std::vector<TableSchemaPtr> discover(const TableSelector &selector) = 0;
+  virtual std::vector<Split> plan_splits(const TableSchemaPtr &table, int parallelism) = 0;
+  // One reader per worker thread; each owns its own connection.
+  virtual std::unique_ptr<SplitReader> open_reader() = 0;
+  virtual std::string describe() const = 0;  // "sqlite path=/x/y.db" (no secrets)
+};
+
+// Committed positions by stream, e.g. {"main.orders#3": "rowid=1200", ...}.
+using CheckpointState = std::map<std::string, Position>;
+
+class CheckpointStore {
+ public:
+  virtual ~CheckpointStore() = default;
+  virtual CheckpointState load() = 0;
+  // Records these stream positions durably (merging into what is stored).
+  virtual void save(const std::vector<Position> &positions) = 0;
+  virtual void clear() = 0;
+};
+
+class SinkWriter {
+ public:
+  virtual ~SinkWriter() = default;
+  // Stages a batch; it becomes durable at the next commit().
+  virtual void write(const Batch &batch) = 0;
+  // Makes every staged batch durable. When `positions` is non-null and the sink
+  // offers transactional checkpoints, they are committed in the same
+  // transaction as the data (exactly-once); otherwise the engine saves them to
+  // its checkpoint store after this returns.
+  virtual void commit(const std::vector<Position> *positions) = 0;
+  // Drops staged, uncommitted work after a failure.
+  virtual void rollback() = 0;
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // Creates the target table when missing, or checks that an existing one can
+  // take every column (throws schema naming the misfit). Returns the schema the
+  // writers will receive (the target's column order may differ).
+  virtual void prepare_table(const TableSchema &schema) = 0;
+  virtual void apply_schema_change(const SchemaChange &change) = 0;
+  virtual std::unique_ptr<SinkWriter> open_writer(int lane) = 0;
+  // How many writers can usefully run at once (SQLite: one).
+  virtual int max_lanes() const = 0;
+  // The sink's own checkpoint table, used when the pipeline's checkpoint store
+  // is "sink"; null when the sink cannot hold one.
+  virtual std::unique_ptr<CheckpointStore> open_checkpoint_store(const std::string &pipeline_name) = 0;
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace ds::model

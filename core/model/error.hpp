@@ -1,0 +1,50 @@
+// The one exception type of the core. capi/ turns it into a ds_error; nothing
+// else crosses the C ABI. Codes mirror ds_status numbering one to one.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace ds {
+
+enum class Code : int {
+  ok = 0,
+  invalid_argument = 1,
+  config = 2,
+  connection = 3,
+  auth = 4,
+  not_found = 5,
+  unsupported = 6,
+  schema = 7,
+  data = 8,
+  io = 9,
+  timeout = 10,
+  cancelled = 11,
+  callback = 12,
+  state = 13,
+  nomem = 14,
+  internal = 15,
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(Code code, std::string message, std::string context = {}, bool retriable = false)
+      : std::runtime_error(message), code_(code), context_(std::move(context)), retriable_(retriable) {}
+
+  Code code() const noexcept { return code_; }
+  const std::string &context() const noexcept { return context_; }
+  bool retriable() const noexcept { return retriable_; }
+
+  // Returns a copy with more "where" prepended, so outer layers can add
+  // "pipeline=x" without losing the connector's own "table=y row=z".
+  Error with_context(const std::string &outer) const {
+    std::string joined = context_.empty() ? outer : (outer.empty() ? context_ : outer + " " + context_);
+    return Error(code_, what(), joined, retriable_);
+  }
+
+ private:
+  Code code_;
+  std::string context_;
+  bool retriable_;
+};
+
+}  // namespace ds
