@@ -1,0 +1,528 @@
+#include "pipeline/pipeline.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "connectors/sqlite/sqlite.hpp"
+#include "pipeline/bounded_queue.hpp"
+#include "pipeline/routing.hpp"
+
+namespace ds::pipeline {
+namespace {
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr int64_t kPollUs = 20000;  // how often blocked threads re-check stop and failure
+
+enum State : int { created = 0, running = 1, finished = 2, failed = 3, cancelled = 4 };
+
+const char *state_name(int s) {
+  switch (s) {
+    case running: return "running";
+    case finished: return "finished";
+    case failed: return "failed";
+    case cancelled: return "cancelled";
+    default: return "created";
+  }
+}
+
+}  // namespace
+
+struct Pipeline::HostTransform {
+  std::string pattern_text;
+  std::regex pattern;
+  bool serial = false;
+  std::mutex serial_mutex;
+  TransformFn fn;
+};
+
+// Everything that lives for one run.
+struct Pipeline::Run {
+  struct TablePlan : RoutedTable {
+    std::shared_ptr<TableCounters> counters;
+    std::vector<HostTransform *> transforms;
+  };
+  struct WorkItem {
+    model::Split split;
+    std::string resume_after;
+    TablePlan *plan = nullptr;
+    int lane = 0;
+  };
+  struct Envelope {
+    model::BatchPtr batch;
+    TablePlan *plan = nullptr;
+    bool end = false;
+  };
+
+  Pipeline &owner;
+  std::unique_ptr<model::Source> source;
+  std::unique_ptr<model::Sink> sink;
+  std::unique_ptr<model::CheckpointStore> store;
+  bool transactional_checkpoint = false;
+  std::vector<std::unique_ptr<TablePlan>> plans;
+  std::vector<WorkItem> items;
+  std::map<std::string, TablePlan *> plan_of_stream;  // filled before threads start, read-only after
+  std::atomic<size_t> next_item{0};
+  std::vector<std::unique_ptr<BoundedQueue<Envelope>>> lanes;
+  // Batches pushed per lane. The queue orders items per producer only, so the
+  // end marker may overtake batches: a lane ends once it has seen them all.
+  std::unique_ptr<std::atomic<int64_t>[]> pushed;
+  model::CancelToken cancel;
+  std::mutex prepare_mutex;
+  std::map<std::string, model::TableSchemaPtr> prepared;  // target table → schema the sink was prepared for
+
+  std::mutex error_mutex;
+  std::unique_ptr<Error> first_error;
+  std::atomic<bool> failed{false};
+
+  explicit Run(Pipeline &p) : owner(p) {}
+
+  bool stopping() const { return failed.load(std::memory_order_acquire) || owner.stop_requested_.load(std::memory_order_acquire); }
+
+  void fail(const Error &e) {
+    {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!first_error) first_error = std::make_unique<Error>(e);
+    }
+    owner.errors_.fetch_add(1);
+    failed.store(true, std::memory_order_release);
+    cancel.cancel();
+  }
+
+  std::string where() const { return "pipeline=" + owner.spec_.name; }
+
+  Error contextual(const Error &e, const std::string &extra) const {
+    // A host callback's own error comes back untouched (libgit2's GIT_EUSER idea).
+    if (e.code() == Code::callback) return e;
+    return e.with_context(extra.empty() ? where() : where() + " " + extra);
+  }
+
+  // ------------------------------------------------------------ set-up
+  void open_checkpoint_store(bool fresh) {
+    const auto &spec = owner.spec_;
+    if (spec.checkpoint_store == "sink") {
+      store = sink->open_checkpoint_store(spec.name);
+      transactional_checkpoint = store != nullptr;
+      if (!store)
+        owner.emit({EventKind::warning, "",
+                    "the sink (" + sink->describe() +
+                        ") cannot hold a checkpoint; this run cannot be resumed (set pipeline.checkpoint_store: file)",
+                    0});
+    } else if (spec.checkpoint_store == "file") {
+      std::string path = spec.checkpoint_path;
+      if (path.empty()) {
+        path = spec.name + ".checkpoint.db";
+        if (!owner.context_.base_dir.empty()) path = owner.context_.base_dir + "/" + path;
+      }
+      store = connectors::sqlite::open_file_checkpoint_store(path, spec.name);
+    }
+    if (store && fresh) store->clear();
+  }
+
+  void plan(model::CheckpointState &state) {
+    const auto &spec = owner.spec_;
+    model::TableSelector selector;
+    selector.include = spec.source.options.get_list("tables");
+    selector.exclude = spec.source.options.get_list("exclude_tables");
+    auto tables = source->discover(selector);
+
+    std::vector<std::unique_ptr<HostTransform>> &host = owner.transforms_;
+    int parallelism = std::max(1, spec.parallelism);
+    std::vector<model::Position> new_plan_entries;
+    for (const auto &schema : tables) {
+      auto plan = std::make_unique<TablePlan>();
+      static_cast<RoutedTable &>(*plan) = route_table(schema, spec);
+      for (auto &t : host)
+        if (t->pattern_text.empty() || table_matches(t->pattern, plan->routed_schema->id)) plan->transforms.push_back(t.get());
+      plan->counters = std::make_shared<TableCounters>();
+      plan->counters->name = schema->id.to_string();
+
+      // A stored split plan wins over a new one, so resumed stream names keep
+      // meaning the same ranges even if the source grew in between.
+      std::vector<model::Split> splits;
+      const std::string plan_prefix = "plan:" + schema->id.to_string() + "#";
+      for (const auto &kv : state) {
+        if (kv.first.rfind(plan_prefix, 0) != 0) continue;
+        model::Split s;
+        s.schema = schema;
+        s.stream = kv.first.substr(5);
+        s.range = kv.second.value;
+        splits.push_back(s);
+      }
+      if (splits.empty()) {
+        splits = source->plan_splits(schema, parallelism);
+        for (const auto &s : splits) new_plan_entries.push_back({"plan:" + s.stream, s.range, false});
+      }
+      int left = 0;
+      for (auto &s : splits) {
+        auto it = state.find(s.stream);
+        if (it != state.end() && it->second.stream_done) continue;
+        WorkItem item;
+        item.split = s;
+        item.resume_after = it == state.end() ? "" : it->second.value;
+        item.plan = plan.get();
+        plan_of_stream[s.stream] = plan.get();
+        items.push_back(std::move(item));
+        owner.rows_estimated_.fetch_add(s.estimated_rows);
+        ++left;
+      }
+      plan->counters->splits_left.store(left);
+      {
+        std::lock_guard<std::mutex> lock(owner.tables_mutex_);
+        owner.tables_.push_back(plan->counters);
+      }
+      owner.tables_total_.fetch_add(1);
+      if (left == 0) owner.tables_done_.fetch_add(1);
+      plans.push_back(std::move(plan));
+    }
+    if (store && !new_plan_entries.empty()) store->save(new_plan_entries);
+
+    int lane_count = std::max(1, std::min(parallelism, sink->max_lanes()));
+    for (int i = 0; i < lane_count; ++i) lanes.push_back(std::make_unique<BoundedQueue<Envelope>>(spec.queue_batches));
+    pushed.reset(new std::atomic<int64_t>[static_cast<size_t>(lane_count)]);
+    for (int i = 0; i < lane_count; ++i) pushed[static_cast<size_t>(i)].store(0);
+    // All batches of one split go to one lane, in order, so a lane may commit a
+    // split's position together with its rows. Key-hash partitioning of change
+    // streams arrives with CDC.
+    std::hash<std::string> hasher;
+    for (auto &item : items) item.lane = static_cast<int>(hasher(item.split.stream) % lanes.size());
+  }
+
+  // ------------------------------------------------------------ readers
+  model::BatchPtr transform(const std::shared_ptr<model::Batch> &raw, const TablePlan &plan) {
+    model::BatchPtr current = apply_route(raw, plan);
+    for (HostTransform *t : plan.transforms) {
+      model::BatchPtr replaced;
+      if (t->serial) {
+        std::lock_guard<std::mutex> lock(t->serial_mutex);
+        replaced = t->fn(current);
+      } else {
+        replaced = t->fn(current);
+      }
+      if (!replaced) continue;
+      // The engine, not the callback, owns routing and positions.
+      if (replaced->schema->id != plan.routed_schema->id || replaced->position.stream != current->position.stream ||
+          replaced->position.value != current->position.value) {
+        auto fixed = std::make_shared<model::Batch>(*replaced);
+        auto schema = std::make_shared<model::TableSchema>(*replaced->schema);
+        schema->id = plan.routed_schema->id;
+        fixed->schema = schema;
+        fixed->position = current->position;
+        replaced = fixed;
+      }
+      current = replaced;
+    }
+    return current;
+  }
+
+  void read_item(model::SplitReader *&reader, std::unique_ptr<model::SplitReader> &reader_owner, WorkItem &item) {
+    const auto &spec = owner.spec_;
+    TablePlan &plan = *item.plan;
+    if (!plan.counters->started.exchange(true))
+      owner.emit({EventKind::table_started, plan.counters->name, "", item.split.estimated_rows});
+    BoundedQueue<Envelope> &lane = *lanes[static_cast<size_t>(item.lane)];
+    std::string resume = item.resume_after;
+    int attempts = 0;
+    auto emit_batch = [&](std::shared_ptr<model::Batch> batch) -> bool {
+      int64_t bytes = batch->byte_size();
+      plan.counters->rows_read.fetch_add(batch->num_rows, std::memory_order_relaxed);
+      plan.counters->bytes_read.fetch_add(bytes, std::memory_order_relaxed);
+      owner.batches_.fetch_add(1, std::memory_order_relaxed);
+      std::string position = batch->position.value;
+      Envelope env{transform(batch, plan), &plan, false};
+      while (!lane.push(std::move(env), kPollUs))
+        if (stopping()) return false;
+      pushed[static_cast<size_t>(item.lane)].fetch_add(1, std::memory_order_release);
+      resume = position;
+      return true;
+    };
+    for (;;) {
+      try {
+        reader->read(item.split, resume, spec.batch_rows, emit_batch, cancel);
+        return;
+      } catch (const Error &e) {
+        if (!e.retriable() || attempts >= spec.max_retries || stopping())
+          throw contextual(e, "split=" + item.split.stream);
+        ++attempts;
+        owner.retries_.fetch_add(1);
+        owner.emit({EventKind::retry, plan.counters->name,
+                    std::string(e.what()) + " (attempt " + std::to_string(attempts) + " of " +
+                        std::to_string(spec.max_retries) + ")",
+                    0});
+        std::this_thread::sleep_for(std::chrono::milliseconds(100LL << std::min(attempts, 6)));
+        reader_owner = source->open_reader();  // a fresh connection after a lost one
+        reader = reader_owner.get();
+      }
+    }
+  }
+
+  void reader_thread() {
+    try {
+      std::unique_ptr<model::SplitReader> reader_owner = source->open_reader();
+      model::SplitReader *reader = reader_owner.get();
+      while (!stopping()) {
+        size_t i = next_item.fetch_add(1);
+        if (i >= items.size()) break;
+        read_item(reader, reader_owner, items[i]);
+      }
+    } catch (const Error &e) {
+      fail(contextual(e, ""));
+    } catch (const std::bad_alloc &) {
+      fail(Error(Code::nomem, "out of memory while reading", where()));
+    } catch (const std::exception &e) {
+      fail(Error(Code::internal, std::string("unexpected failure while reading: ") + e.what(), where()));
+    }
+  }
+
+  // ------------------------------------------------------------ writer lanes
+  struct Staged {
+    TableCounters *counters;
+    int64_t rows;
+    int64_t bytes;
+  };
+
+  void ensure_prepared(const model::TableSchemaPtr &schema, model::SinkWriter &writer, std::vector<Staged> &staged,
+                       std::map<std::string, model::Position> &pending, int lane) {
+    std::string target = schema->id.to_string();
+    std::lock_guard<std::mutex> lock(prepare_mutex);
+    auto it = prepared.find(target);
+    if (it != prepared.end() && (it->second == schema || same_columns(*it->second, *schema))) return;
+    // Schema preparation may need locks our own open transaction holds.
+    if (!staged.empty() || !pending.empty()) commit(writer, staged, pending, lane);
+    sink->prepare_table(*schema);
+    prepared[target] = schema;
+  }
+
+  void commit(model::SinkWriter &writer, std::vector<Staged> &staged, std::map<std::string, model::Position> &pending,
+              int /*lane*/) {
+    std::vector<model::Position> positions;
+    positions.reserve(pending.size());
+    for (auto &kv : pending) positions.push_back(kv.second);
+    if (transactional_checkpoint) {
+      writer.commit(&positions);
+    } else {
+      writer.commit(nullptr);
+      if (store && !positions.empty()) store->save(positions);
+    }
+    for (const Staged &s : staged) {
+      s.counters->rows_written.fetch_add(s.rows, std::memory_order_relaxed);
+      s.counters->bytes_written.fetch_add(s.bytes, std::memory_order_relaxed);
+    }
+    staged.clear();
+    for (const auto &p : positions) {
+      if (!p.stream_done) continue;
+      owner.emit({EventKind::split_finished, "", p.stream, 0});
+    }
+    finish_tables(positions);
+    if (!positions.empty()) owner.emit({EventKind::checkpoint, "", "", static_cast<int64_t>(positions.size())});
+    pending.clear();
+  }
+
+  void finish_tables(const std::vector<model::Position> &positions) {
+    for (const auto &p : positions) {
+      if (!p.stream_done) continue;
+      auto it = plan_of_stream.find(p.stream);
+      if (it == plan_of_stream.end()) continue;
+      TableCounters &counters = *it->second->counters;
+      if (counters.splits_left.fetch_sub(1) == 1) {
+        owner.tables_done_.fetch_add(1);
+        owner.emit({EventKind::table_finished, counters.name, "", counters.rows_written.load()});
+      }
+    }
+  }
+
+  void lane_thread(int lane_index) {
+    BoundedQueue<Envelope> &queue = *lanes[static_cast<size_t>(lane_index)];
+    std::unique_ptr<model::SinkWriter> writer;
+    std::vector<Staged> staged;
+    std::map<std::string, model::Position> pending;
+    int64_t staged_rows = 0;
+    int64_t consumed = 0;
+    bool ending = false;
+    const int64_t commit_rows = std::max<int64_t>(owner.spec_.batch_rows * 16, 65536);
+    try {
+      writer = sink->open_writer(lane_index);
+      for (;;) {
+        if (failed.load(std::memory_order_acquire)) break;
+        if (owner.stop_requested_.load(std::memory_order_acquire)) {
+          // Stopping keeps what is staged: rows and positions commit together.
+          commit(*writer, staged, pending, lane_index);
+          break;
+        }
+        if (ending && consumed == pushed[static_cast<size_t>(lane_index)].load(std::memory_order_acquire)) {
+          commit(*writer, staged, pending, lane_index);
+          break;
+        }
+        Envelope env;
+        if (!queue.pop(env, kPollUs)) {
+          if (!staged.empty() || !pending.empty()) {
+            commit(*writer, staged, pending, lane_index);
+            staged_rows = 0;
+          }
+          continue;
+        }
+        if (env.end) {
+          ending = true;
+          continue;
+        }
+        ++consumed;
+        const model::Batch &b = *env.batch;
+        if (b.num_rows > 0) {
+          ensure_prepared(env.batch->schema, *writer, staged, pending, lane_index);
+          writer->write(b);
+          staged.push_back({env.plan->counters.get(), b.num_rows, b.byte_size()});
+          staged_rows += b.num_rows;
+        }
+        if (!b.position.stream.empty()) pending[b.position.stream] = b.position;
+        if (staged_rows >= commit_rows || b.position.stream_done) {
+          commit(*writer, staged, pending, lane_index);
+          staged_rows = 0;
+        }
+      }
+      if (failed.load() && writer) writer->rollback();
+    } catch (const Error &e) {
+      if (writer) safe_rollback(*writer);
+      fail(contextual(e, ""));
+    } catch (const std::bad_alloc &) {
+      if (writer) safe_rollback(*writer);
+      fail(Error(Code::nomem, "out of memory while writing", where()));
+    } catch (const std::exception &e) {
+      if (writer) safe_rollback(*writer);
+      fail(Error(Code::internal, std::string("unexpected failure while writing: ") + e.what(), where()));
+    }
+  }
+
+  static void safe_rollback(model::SinkWriter &writer) {
+    try {
+      writer.rollback();
+    } catch (...) {
+      // The first error is the one worth reporting; a failed rollback leaves
+      // nothing committed, which is what rollback was for.
+    }
+  }
+
+  void execute() {
+    std::vector<std::thread> lane_threads;
+    for (size_t i = 0; i < lanes.size(); ++i) lane_threads.emplace_back([this, i] { lane_thread(static_cast<int>(i)); });
+    int reader_count = std::max(1, std::min<int>(owner.spec_.parallelism, static_cast<int>(items.size())));
+    std::vector<std::thread> readers;
+    if (!items.empty())
+      for (int i = 0; i < reader_count; ++i) readers.emplace_back([this] { reader_thread(); });
+    for (auto &t : readers) t.join();
+    for (auto &q : lanes) q->push_unbounded(Envelope{nullptr, nullptr, true});
+    for (auto &t : lane_threads) t.join();
+  }
+};
+
+Pipeline::Pipeline(config::PipelineSpec spec, connectors::ConnectorContext context)
+    : spec_(std::move(spec)), context_(std::move(context)) {
+  if (context_.pipeline_name.empty()) context_.pipeline_name = spec_.name;
+}
+
+Pipeline::~Pipeline() = default;
+
+void Pipeline::add_transform(const std::string &table_pattern, bool serial, TransformFn fn) {
+  if (started_.load()) throw Error(Code::state, "transforms can only be added before the pipeline runs", "pipeline=" + spec_.name);
+  auto t = std::make_unique<HostTransform>();
+  t->pattern_text = table_pattern;
+  try {
+    t->pattern = std::regex(table_pattern.empty() ? ".*" : table_pattern);
+  } catch (const std::regex_error &e) {
+    throw Error(Code::invalid_argument, "transform table pattern '" + table_pattern + "' is not a valid regex: " + e.what(),
+                "pipeline=" + spec_.name);
+  }
+  t->serial = serial;
+  t->fn = std::move(fn);
+  transforms_.push_back(std::move(t));
+}
+
+void Pipeline::add_event_listener(EventListener listener) {
+  if (started_.load()) throw Error(Code::state, "event listeners can only be added before the pipeline runs", "pipeline=" + spec_.name);
+  listeners_.push_back(std::move(listener));
+}
+
+void Pipeline::emit(const Event &event) {
+  std::lock_guard<std::mutex> lock(listener_mutex_);
+  for (auto &l : listeners_) l(event);
+}
+
+void Pipeline::stop() noexcept { stop_requested_.store(true, std::memory_order_release); }
+
+void Pipeline::run(bool fresh) {
+  if (started_.exchange(true))
+    throw Error(Code::state, "a pipeline runs once; create a new one to run again", "pipeline=" + spec_.name);
+  start_us_.store(now_us());
+  state_.store(running);
+  Run run(*this);
+  auto finish = [&](int state) {
+    end_us_.store(now_us());
+    state_.store(state);
+  };
+  try {
+    if (stop_requested_.load()) throw Error(Code::cancelled, "pipeline stopped before it started", "pipeline=" + spec_.name);
+    run.source = connectors::create_source(spec_.source, context_);
+    run.sink = connectors::create_sink(spec_.sink, context_);
+    run.open_checkpoint_store(fresh);
+    model::CheckpointState state = run.store ? run.store->load() : model::CheckpointState{};
+    run.plan(state);
+    emit({EventKind::pipeline_started, "", run.source->describe() + " -> " + run.sink->describe(), rows_estimated_.load()});
+    run.execute();
+  } catch (const Error &e) {
+    run.fail(run.contextual(e, ""));
+  } catch (const std::bad_alloc &) {
+    run.fail(Error(Code::nomem, "out of memory", "pipeline=" + spec_.name));
+  } catch (const std::exception &e) {
+    run.fail(Error(Code::internal, std::string("unexpected failure: ") + e.what(), "pipeline=" + spec_.name));
+  }
+  if (run.first_error) {
+    Error e = *run.first_error;
+    finish(e.code() == Code::cancelled ? cancelled : failed);
+    emit({EventKind::pipeline_failed, "", std::string(e.what()), 0});
+    throw e;
+  }
+  if (stop_requested_.load()) {
+    finish(cancelled);
+    Error e(Code::cancelled, "pipeline stopped; the checkpoint holds everything written, the next run resumes from it",
+            "pipeline=" + spec_.name);
+    emit({EventKind::pipeline_failed, "", e.what(), 0});
+    throw e;
+  }
+  finish(finished);
+  emit({EventKind::pipeline_finished, "", "", metrics().rows_written});
+}
+
+MetricsSnapshot Pipeline::metrics() const {
+  MetricsSnapshot m;
+  {
+    std::lock_guard<std::mutex> lock(tables_mutex_);
+    for (const auto &t : tables_) {
+      TableMetrics tm;
+      tm.name = t->name;
+      tm.rows_read = t->rows_read.load();
+      tm.rows_written = t->rows_written.load();
+      tm.bytes_read = t->bytes_read.load();
+      tm.bytes_written = t->bytes_written.load();
+      m.rows_read += tm.rows_read;
+      m.rows_written += tm.rows_written;
+      m.bytes_read += tm.bytes_read;
+      m.bytes_written += tm.bytes_written;
+      m.tables.push_back(tm);
+    }
+  }
+  m.batches = batches_.load();
+  m.errors = errors_.load();
+  m.retries = retries_.load();
+  m.tables_total = tables_total_.load();
+  m.tables_done = tables_done_.load();
+  m.rows_estimated = rows_estimated_.load();
+  int64_t start = start_us_.load(), end = end_us_.load();
+  m.elapsed_us = start == 0 ? 0 : (end ? end : now_us()) - start;
+  m.lag_ms = -1;
+  m.state = state_name(state_.load());
+  return m;
+}
+
+}  // namespace ds::pipeline

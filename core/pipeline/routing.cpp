@@ -1,0 +1,158 @@
+#include "pipeline/routing.hpp"
+
+#include <algorithm>
+
+#include "model/error.hpp"
+
+namespace ds::pipeline {
+namespace {
+
+std::string trim(const std::string &s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+std::regex compile(const std::string &pattern, const config::Mark &mark) {
+  try {
+    return std::regex(pattern);
+  } catch (const std::regex_error &e) {
+    throw Error(Code::config, "'" + pattern + "' is not a valid regex: " + e.what(), mark.to_string());
+  }
+}
+
+model::TableId parse_target(const std::string &target, const model::TableId &source) {
+  std::string name = target;
+  size_t hole = name.find("<>");
+  if (hole != std::string::npos) name.replace(hole, 2, source.table_name);
+  model::TableId id = source;
+  size_t dot = name.rfind('.');
+  if (dot == std::string::npos) {
+    id.table_name = name;
+  } else {
+    id.schema_name = name.substr(0, dot);
+    id.table_name = name.substr(dot + 1);
+  }
+  return id;
+}
+
+}  // namespace
+
+bool table_matches(const std::regex &pattern, const model::TableId &id) {
+  std::string qualified = id.schema_name.empty() ? id.table_name : id.schema_name + "." + id.table_name;
+  return std::regex_match(qualified, pattern) || std::regex_match(id.table_name, pattern) ||
+         std::regex_match(id.to_string(), pattern);
+}
+
+RoutedTable route_table(const model::TableSchemaPtr &source, const config::PipelineSpec &spec) {
+  RoutedTable out;
+  out.source_schema = source;
+  auto routed = std::make_shared<model::TableSchema>(*source);
+  for (const auto &r : spec.routes) {
+    if (!table_matches(compile(r.source_table, r.mark), source->id)) continue;
+    routed->id = parse_target(r.sink_table, source->id);
+    break;
+  }
+
+  std::vector<int> projection;
+  for (size_t i = 0; i < source->columns.size(); ++i) projection.push_back(static_cast<int>(i));
+  std::vector<std::string> names;
+  for (const auto &c : source->columns) names.push_back(c.name);
+
+  for (const auto &t : spec.transforms) {
+    if (!table_matches(compile(t.source_table, t.mark), source->id)) continue;
+    if (!t.projection.empty()) {
+      std::vector<int> next;
+      std::vector<std::string> next_names;
+      for (const auto &raw : t.projection) {
+        std::string item = trim(raw);
+        if (item == "*") {
+          next.insert(next.end(), projection.begin(), projection.end());
+          next_names.insert(next_names.end(), names.begin(), names.end());
+          continue;
+        }
+        std::string column = item, alias = item;
+        std::smatch m;
+        static const std::regex as_re(R"(^(\S+)\s+[Aa][Ss]\s+(\S+)$)");
+        if (std::regex_match(item, m, as_re)) {
+          column = m[1];
+          alias = m[2];
+        }
+        auto it = std::find(names.begin(), names.end(), column);
+        if (it == names.end())
+          throw Error(Code::config,
+                      "transform projection names column '" + column + "', which table " + source->id.to_string() +
+                          " does not have",
+                      t.mark.to_string());
+        next.push_back(projection[static_cast<size_t>(it - names.begin())]);
+        next_names.push_back(alias);
+      }
+      projection = next;
+      names = next_names;
+    }
+    for (const auto &drop : t.drop_columns) {
+      auto it = std::find(names.begin(), names.end(), trim(drop));
+      if (it == names.end())
+        throw Error(Code::config,
+                    "transform drops column '" + trim(drop) + "', which table " + source->id.to_string() + " does not have",
+                    t.mark.to_string());
+      projection.erase(projection.begin() + (it - names.begin()));
+      names.erase(it);
+    }
+    if (projection.empty())
+      throw Error(Code::config, "transform leaves table " + source->id.to_string() + " without columns", t.mark.to_string());
+  }
+
+  bool identity = projection.size() == source->columns.size();
+  for (size_t i = 0; identity && i < projection.size(); ++i)
+    identity = projection[i] == static_cast<int>(i) && names[i] == source->columns[i].name;
+  if (!identity) {
+    routed->columns.clear();
+    routed->primary_key.clear();
+    for (size_t i = 0; i < projection.size(); ++i) {
+      model::ColumnSchema c = source->columns[static_cast<size_t>(projection[i])];
+      c.name = names[i];
+      routed->columns.push_back(c);
+    }
+    // The key survives only if every key column does.
+    for (int k : source->primary_key) {
+      auto it = std::find(projection.begin(), projection.end(), k);
+      if (it == projection.end()) {
+        routed->primary_key.clear();
+        break;
+      }
+      routed->primary_key.push_back(static_cast<int>(it - projection.begin()));
+    }
+    out.projection = projection;
+  }
+  out.routed_schema = routed;
+  return out;
+}
+
+model::BatchPtr apply_route(const std::shared_ptr<model::Batch> &batch, const RoutedTable &table) {
+  if (table.projection.empty()) {
+    batch->schema = table.routed_schema;
+    return batch;
+  }
+  auto out = std::make_shared<model::Batch>();
+  out->schema = table.routed_schema;
+  out->num_rows = batch->num_rows;
+  out->ops = batch->ops;
+  out->position = batch->position;
+  out->columns.reserve(table.projection.size());
+  for (int i : table.projection) out->columns.push_back(batch->columns[static_cast<size_t>(i)]);
+  return out;
+}
+
+bool same_columns(const model::TableSchema &a, const model::TableSchema &b) {
+  if (a.columns.size() != b.columns.size()) return false;
+  for (size_t i = 0; i < a.columns.size(); ++i) {
+    const auto &x = a.columns[i];
+    const auto &y = b.columns[i];
+    if (x.name != y.name || x.type != y.type || x.nullable != y.nullable) return false;
+  }
+  return true;
+}
+
+}  // namespace ds::pipeline
