@@ -18,7 +18,8 @@ bool any_matches(const std::vector<std::string> &patterns, const TableId &id) {
     } catch (const std::regex_error &e) {
       throw Error(Code::config, "table pattern '" + pattern + "' is not a valid regular expression: " + e.what());
     }
-    if (std::regex_match(qualified, re) || std::regex_match(id.table_name, re) || std::regex_match(full, re)) return true;
+    if (std::regex_match(qualified, re) || std::regex_match(id.table_name, re) || std::regex_match(full, re))
+      return true;
   }
   return false;
 }

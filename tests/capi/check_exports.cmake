@@ -8,7 +8,7 @@ string(REPLACE "\n" ";" lines "${syms}")
 set(exported "")
 foreach(line IN LISTS lines)
   if(line MATCHES "^[0-9a-f]+ [A-Za-z] (.+)$")
-    set(name "${CMAKE_MATCH_1}")
+    string(REGEX REPLACE "@.*$" "" name "${CMAKE_MATCH_1}")  # drop the version node suffix
     if(name MATCHES "^DATASYNC_")
       continue()  # the version node of the version script
     endif()

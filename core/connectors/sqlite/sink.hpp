@@ -1,0 +1,81 @@
+// The SQLite sink: creates or checks target tables and writes batches in
+// transactions, with the checkpoint of the data in the same transaction.
+#pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "connectors/sqlite/db.hpp"
+#include "model/connector.hpp"
+
+namespace ds::connectors::sqlite {
+
+struct SinkConfig {
+  std::string path;
+  std::string pipeline_name;  // checkpoint rows written by the writers belong to it
+  bool create_tables = true;
+  std::string journal_mode = "wal";    // wal, delete, truncate, memory, off
+  std::string synchronous = "normal";  // off, normal, full
+  std::string write_mode = "insert";   // insert, upsert
+  int busy_timeout_ms = 10000;
+};
+
+// Tables are written into the database's main schema under the source table's
+// name. New columns take the source's declared type when it is a SQLite type
+// name that reads back as the same engine type, else a mapped one (see
+// catalog.hpp); a single integer key becomes INTEGER PRIMARY KEY (the rowid).
+// Values are written as SQLite's own kinds: integers, reals, text, blobs;
+// decimals, dates ('YYYY-MM-DD'), times, timestamps ('YYYY-MM-DD HH:MM:SS[.ffffff]',
+// timestamp_tz in UTC without suffix), intervals (ISO 8601) and UUIDs
+// (36-char lowercase text) as text.
+class SqliteSink : public model::Sink {
+ public:
+  explicit SqliteSink(SinkConfig config);
+
+  void prepare_table(const model::TableSchema &schema) override;
+  void apply_schema_change(const model::SchemaChange &change) override;
+  std::unique_ptr<model::SinkWriter> open_writer(int lane) override;
+  int max_lanes() const override { return 1; }
+  std::unique_ptr<model::CheckpointStore> open_checkpoint_store(const std::string &pipeline_name) override;
+  std::string describe() const override;
+
+ private:
+  Connection &connection();  // lazily opened; call with mutex_ held
+
+  SinkConfig config_;
+  std::string context_;  // "sink=sqlite path=..."
+  std::mutex mutex_;
+  Connection conn_;
+};
+
+// One transaction at a time over its own read-write connection: the first
+// write() begins it (BEGIN IMMEDIATE), commit() ends it, with the positions
+// upserted into _datasync_checkpoint for the configured pipeline.
+class SqliteSinkWriter : public model::SinkWriter {
+ public:
+  explicit SqliteSinkWriter(const SinkConfig &config);
+  ~SqliteSinkWriter() override;  // rolls back uncommitted work
+
+  void write(const model::Batch &batch) override;
+  void commit(const std::vector<model::Position> *positions) override;
+  void rollback() override;
+
+  struct TableState;
+
+ private:
+  TableState &state_for(const model::Batch &batch);
+  void begin();
+
+  SinkConfig config_;
+  std::string context_;
+  Connection conn_;
+  std::map<std::string, std::unique_ptr<TableState>> tables_;  // by lower-case table name
+  Statement checkpoint_upsert_;
+  bool checkpoint_ready_ = false;  // the table exists and the upsert is prepared
+};
+
+// Applies journal_mode, synchronous (validating both) to a connection.
+void configure_connection(const Connection &conn, const SinkConfig &config);
+
+}  // namespace ds::connectors::sqlite
