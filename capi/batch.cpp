@@ -12,11 +12,13 @@ namespace ds::capi {
 ds_type to_c_type(TypeId id) { return static_cast<ds_type>(id); }  // same order, checked below
 
 TypeId from_c_type(ds_type t) {
-  if (t < DS_TYPE_BOOL || t > DS_TYPE_UNKNOWN) throw ds::Error(ds::Code::invalid_argument, "unknown ds_type " + std::to_string(t));
+  if (t < DS_TYPE_BOOL || t > DS_TYPE_UNKNOWN)
+    throw ds::Error(ds::Code::invalid_argument, "unknown ds_type " + std::to_string(t));
   return static_cast<TypeId>(t);
 }
 
-static_assert(static_cast<int>(TypeId::boolean) == DS_TYPE_BOOL && static_cast<int>(TypeId::decimal) == DS_TYPE_DECIMAL &&
+static_assert(static_cast<int>(TypeId::boolean) == DS_TYPE_BOOL &&
+                  static_cast<int>(TypeId::decimal) == DS_TYPE_DECIMAL &&
                   static_cast<int>(TypeId::timestamp_tz) == DS_TYPE_TIMESTAMP_TZ &&
                   static_cast<int>(TypeId::unknown) == DS_TYPE_UNKNOWN,
               "ds_type numbering must follow model::TypeId");
@@ -162,8 +164,8 @@ DS_API ds_status ds_column_builder_create(ds_type type, ds_column_builder **out,
     require(out != nullptr, "ds_column_builder_create: out is NULL");
     TypeId id = ds::capi::from_c_type(type);
     if (id == TypeId::decimal || id == TypeId::interval || id == TypeId::uuid || id == TypeId::unknown)
-      throw ds::Error(ds::Code::unsupported, std::string("ds_column_builder does not build ") + ds::model::type_name(id) +
-                                                 " columns; use ds_batch_import_arrow");
+      throw ds::Error(ds::Code::unsupported, std::string("ds_column_builder does not build ") +
+                                                 ds::model::type_name(id) + " columns; use ds_batch_import_arrow");
     ds::model::DataType t;
     t.id = id;
     *out = new ds_column_builder{type, ds::model::ColumnBuilder(t, 1024)};
@@ -193,7 +195,8 @@ DS_API ds_status ds_column_builder_append_double(ds_column_builder *cb, double v
     require(cb != nullptr, "column builder is NULL");
     TypeId id = cb->builder.type().id;
     if (id != TypeId::float32 && id != TypeId::float64)
-      throw ds::Error(ds::Code::invalid_argument, std::string("append_double on a ") + ds::model::type_name(id) + " column");
+      throw ds::Error(ds::Code::invalid_argument,
+                      std::string("append_double on a ") + ds::model::type_name(id) + " column");
     cb->builder.append_double(v);
   });
 }
@@ -203,7 +206,8 @@ DS_API ds_status ds_column_builder_append_bytes(ds_column_builder *cb, const cha
     require(cb != nullptr && (data != nullptr || len == 0), "column builder or data is NULL");
     TypeId id = cb->builder.type().id;
     if (!ds::model::is_variable(id))
-      throw ds::Error(ds::Code::invalid_argument, std::string("append_bytes on a ") + ds::model::type_name(id) + " column");
+      throw ds::Error(ds::Code::invalid_argument,
+                      std::string("append_bytes on a ") + ds::model::type_name(id) + " column");
     cb->builder.append_bytes(data, len);
   });
 }

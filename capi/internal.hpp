@@ -61,8 +61,10 @@ ds_error *from_core(const ds::Error &e);
 ds::Error to_core(const ds_error *e);
 
 inline void set_error(ds_error **err, ds_error *e) {
-  if (err) *err = e;
-  else if (e != &g_out_of_memory) delete e;
+  if (err)
+    *err = e;
+  else if (e != &g_out_of_memory)
+    delete e;
 }
 
 // Runs body; maps every exception to a status plus an error object.

@@ -105,6 +105,19 @@ DS_API ds_status ds_config_add_route(ds_config *cfg, const char *source_table_re
 
 DS_API void ds_config_destroy(ds_config *cfg) { delete cfg; }
 
+DS_API ds_status ds_config_reference(char **out, ds_error **err) {
+  if (out) *out = nullptr;
+  return guard(err, [&] {
+    require(out != nullptr, "ds_config_reference: out is NULL");
+    ds::connectors::register_builtin_connectors();
+    std::string text = ds::config::Registry::instance().markdown();
+    char *buf = static_cast<char *>(std::malloc(text.size() + 1));
+    if (!buf) throw std::bad_alloc();
+    std::memcpy(buf, text.c_str(), text.size() + 1);
+    *out = buf;
+  });
+}
+
 DS_API ds_status ds_pipeline_create_from_yaml(const char *yaml, ds_pipeline **out, ds_error **err) {
   if (out) *out = nullptr;
   return guard(err, [&] {
@@ -141,8 +154,9 @@ DS_API ds_status ds_pipeline_add_transform(ds_pipeline *p, const char *table_pat
   return guard(err, [&] {
     require(p && fn, "ds_pipeline_add_transform: pipeline and fn must not be NULL");
     require((flags & ~DS_TRANSFORM_SERIAL) == 0, "ds_pipeline_add_transform: unknown flag bits");
-    p->impl->add_transform(table_pattern ? table_pattern : "", (flags & DS_TRANSFORM_SERIAL) != 0,
-                           [fn, user_data](const ds::model::BatchPtr &in) { return call_transform(fn, user_data, in); });
+    p->impl->add_transform(
+        table_pattern ? table_pattern : "", (flags & DS_TRANSFORM_SERIAL) != 0,
+        [fn, user_data](const ds::model::BatchPtr &in) { return call_transform(fn, user_data, in); });
     p->user_data.emplace_back(user_data, free_user_data);
     owned.armed = false;
   });
@@ -169,7 +183,8 @@ DS_API ds_status ds_pipeline_add_event_listener(ds_pipeline *p, ds_event_fn fn, 
 DS_API ds_status ds_run_options_init(ds_run_options *opts, size_t struct_size) {
   if (!opts || struct_size < sizeof(uint32_t)) return DS_ERR_INVALID_ARGUMENT;
   std::memset(opts, 0, struct_size);
-  opts->struct_size = static_cast<uint32_t>(struct_size < sizeof(ds_run_options) ? struct_size : sizeof(ds_run_options));
+  opts->struct_size =
+      static_cast<uint32_t>(struct_size < sizeof(ds_run_options) ? struct_size : sizeof(ds_run_options));
   return DS_OK;
 }
 
@@ -183,7 +198,9 @@ DS_API ds_status ds_pipeline_run_with_options(ds_pipeline *p, const ds_run_optio
       // A newer caller's struct may be larger; its extra bytes must be zero.
       const auto *bytes = reinterpret_cast<const unsigned char *>(opts);
       for (size_t i = sizeof o; i < opts->struct_size; ++i)
-        if (bytes[i] != 0) throw ds::Error(ds::Code::unsupported, "ds_run_options is newer than this library (header newer than library)");
+        if (bytes[i] != 0)
+          throw ds::Error(ds::Code::unsupported,
+                          "ds_run_options is newer than this library (header newer than library)");
       std::memcpy(&o, opts, n);
     }
     if ((o.flags & ~DS_RUN_FRESH) != 0) throw ds::Error(ds::Code::unsupported, "ds_run_options.flags has unknown bits");
@@ -196,7 +213,9 @@ DS_API ds_status ds_pipeline_run_with_options(ds_pipeline *p, const ds_run_optio
   });
 }
 
-DS_API ds_status ds_pipeline_run(ds_pipeline *p, ds_error **err) { return ds_pipeline_run_with_options(p, nullptr, err); }
+DS_API ds_status ds_pipeline_run(ds_pipeline *p, ds_error **err) {
+  return ds_pipeline_run_with_options(p, nullptr, err);
+}
 
 DS_API void ds_pipeline_stop(ds_pipeline *p) {
   if (p) p->impl->stop();

@@ -54,14 +54,10 @@ std::vector<KeySpec> builtin_pipeline_keys() {
 
 std::string type_name(const KeySpec &key) {
   switch (key.type) {
-    case KeyType::string:
-      return "string";
-    case KeyType::boolean:
-      return "boolean";
-    case KeyType::list:
-      return "list";
-    case KeyType::path:
-      return "path";
+    case KeyType::string: return "string";
+    case KeyType::boolean: return "boolean";
+    case KeyType::list: return "list";
+    case KeyType::path: return "path";
     case KeyType::choice: {
       std::string out = "choice:";
       for (size_t i = 0; i < key.choices.size(); ++i) out += (i ? ", `" : " `") + key.choices[i] + "`";
@@ -136,9 +132,7 @@ ConnectorSpec &connector_section(PipelineSpec &spec, const std::string &role) {
 
 // Where a problem in a section is: its position in the file, or its name when
 // the spec was built with set_key().
-std::string where(const Mark &mark, const std::string &fallback) {
-  return mark.line > 0 ? mark.to_string() : fallback;
-}
+std::string where(const Mark &mark, const std::string &fallback) { return mark.line > 0 ? mark.to_string() : fallback; }
 
 }  // namespace
 
@@ -232,7 +226,7 @@ std::string nearest(const std::string &wrong, const std::vector<std::string> &ca
 }
 
 void set_key(PipelineSpec &spec, const std::string &dotted_key, const std::string &value) {
-  const std::string context = dotted_key;
+  const std::string &context = dotted_key;
   size_t dot = dotted_key.find('.');
   if (dot == std::string::npos || dot == 0 || dot + 1 == dotted_key.size())
     throw Error(Code::config, "key '" + dotted_key + "' must be 'section.key', e.g. 'source.type'", context);
@@ -242,7 +236,8 @@ void set_key(PipelineSpec &spec, const std::string &dotted_key, const std::strin
 
   if (section == "pipeline") {
     const KeySpec *spec_key = detail::find_key(Registry::instance().pipeline_keys(), key);
-    if (spec_key == nullptr) detail::throw_unknown_key(written, "pipeline", detail::key_names(Registry::instance().pipeline_keys()), context);
+    if (spec_key == nullptr)
+      detail::throw_unknown_key(written, "pipeline", detail::key_names(Registry::instance().pipeline_keys()), context);
     std::string text = detail::substitute_env(value, spec_key->secret, context);
     detail::set_pipeline_field(spec, key, detail::convert_scalar(*spec_key, text, "", context));
     return;
@@ -286,7 +281,8 @@ void validate(PipelineSpec &spec) {
   for (const std::string role : {"source", "sink"}) {
     ConnectorSpec &connector = connector_section(spec, role);
     const std::string context = where(connector.mark, role);
-    if (connector.type.empty()) throw Error(Code::config, "missing " + role + " type (set '" + role + ".type')", context);
+    if (connector.type.empty())
+      throw Error(Code::config, "missing " + role + " type (set '" + role + ".type')", context);
     ConnectorKeys keys = detail::connector_keys(role, connector.type, context);
     // Specs assembled by hand may lack defaults; fill them so connectors see the documented values.
     detail::apply_defaults(keys.keys, connector.options);
@@ -307,10 +303,12 @@ std::string redact(const std::string &text, const PipelineSpec &spec) {
     }
   }
   // Longest first, so a secret that contains another is replaced whole.
-  std::sort(secrets.begin(), secrets.end(), [](const std::string &a, const std::string &b) { return a.size() > b.size(); });
+  std::sort(secrets.begin(), secrets.end(),
+            [](const std::string &a, const std::string &b) { return a.size() > b.size(); });
   std::string out = text;
   for (const auto &secret : secrets) {
-    for (size_t pos = out.find(secret); pos != std::string::npos; pos = out.find(secret, pos + 3)) out.replace(pos, secret.size(), "***");
+    for (size_t pos = out.find(secret); pos != std::string::npos; pos = out.find(secret, pos + 3))
+      out.replace(pos, secret.size(), "***");
   }
   return out;
 }

@@ -21,8 +21,8 @@ struct KeySpec {
   std::string default_value;  // "" = no default
   std::string doc;
   bool required = false;
-  bool secret = false;                   // never printed: errors and logs show "***"
-  std::vector<std::string> choices;      // KeyType::choice
+  bool secret = false;                                // never printed: errors and logs show "***"
+  std::vector<std::string> choices;                   // KeyType::choice
   int64_t min = std::numeric_limits<int64_t>::min();  // KeyType::integer
   int64_t max = std::numeric_limits<int64_t>::max();
 };
@@ -62,7 +62,8 @@ std::string nearest(const std::string &wrong, const std::vector<std::string> &ca
 // what is wrong and whose context is "file:line:column". `${VAR}` in any scalar is
 // replaced by the environment variable (missing variable: an error naming it).
 // Relative `path` keys are resolved against `base_dir` when it is not empty.
-PipelineSpec parse_yaml(const std::string &text, const std::string &file_name = "<string>", const std::string &base_dir = "");
+PipelineSpec parse_yaml(const std::string &text, const std::string &file_name = "<string>",
+                        const std::string &base_dir = "");
 PipelineSpec parse_yaml_file(const std::string &path);
 
 // Sets one key by its dotted name ("source.path", "pipeline.parallelism",

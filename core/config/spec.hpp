@@ -18,24 +18,24 @@ struct Mark {
 };
 
 struct ConnectorSpec {
-  std::string type;       // registry key: "sqlite", "generator", "discard", ...
-  std::string name;       // optional display name
-  model::Options options; // validated against the keys the connector type registered
+  std::string type;        // registry key: "sqlite", "generator", "discard", ...
+  std::string name;        // optional display name
+  model::Options options;  // validated against the keys the connector type registered
   Mark mark;
 };
 
 struct RouteSpec {
   std::string source_table;  // regex matched against the whole "schema.table" (or "table")
-  std::string sink_table;    // target "schema.table" or "table"; "<>" in it is replaced by the matched source table name
+  std::string sink_table;  // target "schema.table" or "table"; "<>" in it is replaced by the matched source table name
   std::string description;
   Mark mark;
 };
 
 // Built-in per-table projection: keep, drop and rename columns.
 struct TransformSpec {
-  std::string source_table;                 // regex, as in RouteSpec
-  std::vector<std::string> projection;      // "col", "col AS alias", or "*"; empty keeps every column
-  std::vector<std::string> drop_columns;    // removed after projection
+  std::string source_table;               // regex, as in RouteSpec
+  std::vector<std::string> projection;    // "col", "col AS alias", or "*"; empty keeps every column
+  std::vector<std::string> drop_columns;  // removed after projection
   std::string description;
   Mark mark;
 };
@@ -45,13 +45,13 @@ enum class Mode { snapshot, cdc, snapshot_and_cdc };
 struct PipelineSpec {
   std::string name = "pipeline";
   Mode mode = Mode::snapshot;
-  int parallelism = 1;          // reader threads and writer lanes (capped by the sink)
-  int64_t batch_rows = 4096;    // rows per batch
-  int queue_batches = 8;        // capacity of each bounded queue, in batches
+  int parallelism = 1;                    // reader threads and writer lanes (capped by the sink)
+  int64_t batch_rows = 4096;              // rows per batch
+  int queue_batches = 8;                  // capacity of each bounded queue, in batches
   std::string checkpoint_store = "sink";  // "sink", "file", "none"
-  std::string checkpoint_path;  // for "file"
-  int64_t split_rows = 1000000; // rows per snapshot split (source hint)
-  int max_retries = 3;          // retriable errors per split before the pipeline fails
+  std::string checkpoint_path;            // for "file"
+  int64_t split_rows = 1000000;           // rows per snapshot split (source hint)
+  int max_retries = 3;                    // retriable errors per split before the pipeline fails
 
   ConnectorSpec source;
   ConnectorSpec sink;

@@ -19,8 +19,7 @@ std::string lower(std::string text) {
 
 bool valid_env_name(const std::string &name) {
   if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+  return std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
 }
 
 std::string joined(const std::vector<std::string> &items, const std::string &separator) {
@@ -140,12 +139,9 @@ std::string shown(const KeySpec &key, const std::string &value) { return key.sec
 std::string convert_scalar(const KeySpec &key, const std::string &raw, const std::string &base_dir,
                            const std::string &context) {
   switch (key.type) {
-    case KeyType::string:
-      return raw;
-    case KeyType::path:
-      return resolve_path(trim(raw), base_dir);
-    case KeyType::list:
-      return join_list(split_list(raw));
+    case KeyType::string: return raw;
+    case KeyType::path: return resolve_path(trim(raw), base_dir);
+    case KeyType::list: return join_list(split_list(raw));
     case KeyType::integer: {
       int64_t value = 0;
       if (!parse_int(trim(raw), value) || value < key.min || value > key.max)

@@ -21,14 +21,10 @@ const std::vector<std::string> kSections = {"source", "sink", "route", "transfor
 
 std::string kind(const YAML::Node &node) {
   switch (node.Type()) {
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Scalar:
-      return "a single value";
-    default:
-      return "nothing";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Scalar: return "a single value";
+    default: return "nothing";
   }
 }
 
@@ -53,10 +49,11 @@ class Parser {
       throw Error(Code::config, "invalid YAML: " + e.msg, at(e.mark));
     }
     if (!root.IsNull() && !root.IsMap())
-      throw Error(Code::config,
-                  "a pipeline definition must be a map with the sections source, sink, route, transform, pipeline; got " +
-                      kind(root),
-                  at(root));
+      throw Error(
+          Code::config,
+          "a pipeline definition must be a map with the sections source, sink, route, transform, pipeline; got " +
+              kind(root),
+          at(root));
 
     PipelineSpec spec;
     bool have_source = false, have_sink = false;
@@ -196,7 +193,8 @@ class Parser {
     model::Options options;
     for (const Entry &entry : section_entries(section, "pipeline")) {
       const KeySpec *key = detail::find_key(keys, entry.key);
-      if (key == nullptr) detail::throw_unknown_key(entry.written, "pipeline", detail::key_names(keys), at(entry.key_node));
+      if (key == nullptr)
+        detail::throw_unknown_key(entry.written, "pipeline", detail::key_names(keys), at(entry.key_node));
       options.set(key->name, value(*key, entry));
     }
     // PipelineSpec's own initialisers match the registry, but the registry is
@@ -235,8 +233,8 @@ class Parser {
     try {
       std::regex compiled(pattern);
     } catch (const std::regex_error &e) {
-      throw Error(Code::config, "source_table of " + what + " is not a valid regex: '" + pattern + "' (" + e.what() + ")",
-                  context);
+      throw Error(Code::config,
+                  "source_table of " + what + " is not a valid regex: '" + pattern + "' (" + e.what() + ")", context);
     }
   }
 

@@ -37,7 +37,8 @@ typename Map::mapped_type find_factory(Map &map, const std::string &role, const 
 
 }  // namespace
 
-void register_source(const std::string &type, std::string doc, std::vector<config::KeySpec> keys, SourceFactory factory) {
+void register_source(const std::string &type, std::string doc, std::vector<config::KeySpec> keys,
+                     SourceFactory factory) {
   config::Registry::instance().register_connector("source", type, std::move(doc), std::move(keys));
   std::lock_guard<std::mutex> lock(factories().mutex);
   factories().sources[type] = std::move(factory);

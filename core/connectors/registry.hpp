@@ -21,7 +21,8 @@ using SourceFactory = std::function<std::unique_ptr<model::Source>(const model::
 using SinkFactory = std::function<std::unique_ptr<model::Sink>(const model::Options &, const ConnectorContext &)>;
 
 // Also registers `keys` with config::Registry for the role.
-void register_source(const std::string &type, std::string doc, std::vector<config::KeySpec> keys, SourceFactory factory);
+void register_source(const std::string &type, std::string doc, std::vector<config::KeySpec> keys,
+                     SourceFactory factory);
 void register_sink(const std::string &type, std::string doc, std::vector<config::KeySpec> keys, SinkFactory factory);
 
 // Throws ds::Error(config) naming the type and the nearest registered one.

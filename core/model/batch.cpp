@@ -140,8 +140,10 @@ void ColumnBuilder::append_int(int64_t v) {
 }
 
 void ColumnBuilder::append_double(double v) {
-  if (type_.id == TypeId::float32) append_fixed(static_cast<float>(v));
-  else append_fixed(v);
+  if (type_.id == TypeId::float32)
+    append_fixed(static_cast<float>(v));
+  else
+    append_fixed(v);
 }
 
 void ColumnBuilder::append_bytes(const void *data, size_t size) {
@@ -202,7 +204,8 @@ std::shared_ptr<Batch> BatchBuilder::finish(Position position) {
   b->columns.reserve(columns_.size());
   for (auto &c : columns_) {
     if (c.length() != rows_)
-      throw Error(Code::internal, "column builder holds " + std::to_string(c.length()) + " values for " + std::to_string(rows_) + " rows");
+      throw Error(Code::internal, "column builder holds " + std::to_string(c.length()) + " values for " +
+                                      std::to_string(rows_) + " rows");
     b->columns.push_back(c.finish());
   }
   if (with_ops_) b->ops = ops_.finish();

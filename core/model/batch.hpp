@@ -59,9 +59,12 @@ struct Column {
   }
   std::string_view bytes(int64_t i) const {
     const int32_t *off = reinterpret_cast<const int32_t *>(offsets->data()) + offset;
-    return std::string_view(reinterpret_cast<const char *>(values->data()) + off[i], static_cast<size_t>(off[i + 1] - off[i]));
+    return std::string_view(reinterpret_cast<const char *>(values->data()) + off[i],
+                            static_cast<size_t>(off[i + 1] - off[i]));
   }
-  const uint8_t *fixed_bytes(int64_t i, int width) const { return values->data() + static_cast<size_t>(i + offset) * width; }
+  const uint8_t *fixed_bytes(int64_t i, int width) const {
+    return values->data() + static_cast<size_t>(i + offset) * width;
+  }
 };
 
 // Row kinds, as Flink's RowKind: +I, -U, +U, -D.
@@ -97,7 +100,10 @@ class ByteArray {
   ByteArray() = default;
   ByteArray(const ByteArray &) = delete;
   ByteArray &operator=(const ByteArray &) = delete;
-  ByteArray(ByteArray &&o) noexcept : data_(o.data_), size_(o.size_), capacity_(o.capacity_) { o.data_ = nullptr; o.size_ = o.capacity_ = 0; }
+  ByteArray(ByteArray &&o) noexcept : data_(o.data_), size_(o.size_), capacity_(o.capacity_) {
+    o.data_ = nullptr;
+    o.size_ = o.capacity_ = 0;
+  }
   ~ByteArray() { std::free(data_); }
 
   void reserve(size_t n) {

@@ -27,8 +27,8 @@ class CancelToken {
 // range, a file). Its `stream` names its checkpoint entry.
 struct Split {
   TableSchemaPtr schema;
-  std::string stream;       // unique and stable across runs, e.g. "main.orders#3"
-  std::string range;        // opaque to the engine; the source's own description of the range
+  std::string stream;  // unique and stable across runs, e.g. "main.orders#3"
+  std::string range;   // opaque to the engine; the source's own description of the range
   int64_t estimated_rows = 0;
 };
 

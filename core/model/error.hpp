@@ -27,7 +27,7 @@ enum class Code : int {
 
 class Error : public std::runtime_error {
  public:
-  Error(Code code, std::string message, std::string context = {}, bool retriable = false)
+  Error(Code code, const std::string &message, std::string context = {}, bool retriable = false)
       : std::runtime_error(message), code_(code), context_(std::move(context)), retriable_(retriable) {}
 
   Code code() const noexcept { return code_; }

@@ -41,7 +41,15 @@ struct TableSchema {
 
 using TableSchemaPtr = std::shared_ptr<const TableSchema>;
 
-enum class SchemaChangeKind : uint8_t { create_table, add_column, drop_column, rename_column, alter_column_type, truncate_table, drop_table };
+enum class SchemaChangeKind : uint8_t {
+  create_table,
+  add_column,
+  drop_column,
+  rename_column,
+  alter_column_type,
+  truncate_table,
+  drop_table
+};
 
 struct SchemaChange {
   SchemaChangeKind kind = SchemaChangeKind::create_table;

@@ -63,32 +63,51 @@ std::string arrow_format(const DataType &t) {
 
 DataType from_arrow_format(const std::string &f) {
   DataType t;
-  if (f == "b") t.id = TypeId::boolean;
-  else if (f == "c") t.id = TypeId::int8;
-  else if (f == "s") t.id = TypeId::int16;
-  else if (f == "i") t.id = TypeId::int32;
-  else if (f == "l") t.id = TypeId::int64;
-  else if (f == "L") t.id = TypeId::uint64;
-  else if (f == "f") t.id = TypeId::float32;
-  else if (f == "g") t.id = TypeId::float64;
-  else if (f == "u") t.id = TypeId::string;
-  else if (f == "z") t.id = TypeId::binary;
-  else if (f == "tdD") t.id = TypeId::date;
-  else if (f == "ttu") t.id = TypeId::time;
-  else if (f == "tsu:") t.id = TypeId::timestamp;
-  else if (f.rfind("tsu:", 0) == 0) t.id = TypeId::timestamp_tz;  // any zone: values are UTC instants
-  else if (f == "tin") t.id = TypeId::interval;
-  else if (f == "w:16") t.id = TypeId::uuid;
+  if (f == "b")
+    t.id = TypeId::boolean;
+  else if (f == "c")
+    t.id = TypeId::int8;
+  else if (f == "s")
+    t.id = TypeId::int16;
+  else if (f == "i")
+    t.id = TypeId::int32;
+  else if (f == "l")
+    t.id = TypeId::int64;
+  else if (f == "L")
+    t.id = TypeId::uint64;
+  else if (f == "f")
+    t.id = TypeId::float32;
+  else if (f == "g")
+    t.id = TypeId::float64;
+  else if (f == "u")
+    t.id = TypeId::string;
+  else if (f == "z")
+    t.id = TypeId::binary;
+  else if (f == "tdD")
+    t.id = TypeId::date;
+  else if (f == "ttu")
+    t.id = TypeId::time;
+  else if (f == "tsu:")
+    t.id = TypeId::timestamp;
+  else if (f.rfind("tsu:", 0) == 0)
+    t.id = TypeId::timestamp_tz;  // any zone: values are UTC instants
+  else if (f == "tin")
+    t.id = TypeId::interval;
+  else if (f == "w:16")
+    t.id = TypeId::uuid;
   else if (f.rfind("d:", 0) == 0) {
     int p = 0, s = 0, bits = 128;
     int n = std::sscanf(f.c_str(), "d:%d,%d,%d", &p, &s, &bits);
     if (n < 2 || bits != 128 || p < 1 || p > 38)
-      throw Error(Code::unsupported, "Arrow decimal format '" + f + "' is not supported (only decimal128, precision 1..38)");
+      throw Error(Code::unsupported,
+                  "Arrow decimal format '" + f + "' is not supported (only decimal128, precision 1..38)");
     t.id = TypeId::decimal;
     t.precision = static_cast<int16_t>(p);
     t.scale = static_cast<int16_t>(s);
   } else {
-    throw Error(Code::unsupported, "Arrow type format '" + f + "' has no datasync type (supported: b c s i l L f g d:p,s u z tdD ttu tsu: tsu:TZ tin w:16)");
+    throw Error(Code::unsupported,
+                "Arrow type format '" + f +
+                    "' has no datasync type (supported: b c s i l L f g d:p,s u z tdD ttu tsu: tsu:TZ tin w:16)");
   }
   return t;
 }

@@ -16,8 +16,8 @@ enum class TypeId : uint8_t {
   uint64,
   float32,
   float64,
-  decimal,       // exact decimal(p, s), p <= 38, stored as Arrow decimal128
-  string,        // UTF-8
+  decimal,  // exact decimal(p, s), p <= 38, stored as Arrow decimal128
+  string,   // UTF-8
   binary,
   date,          // days since 1970-01-01
   time,          // microseconds since midnight
@@ -51,7 +51,7 @@ std::string arrow_format(const DataType &type);
 // Inverse of arrow_format; throws ds::Error(unsupported) for formats the engine cannot hold.
 DataType from_arrow_format(const std::string &format);
 
-const char *type_name(TypeId id);  // "int64", "timestamp_tz", ...
+const char *type_name(TypeId id);             // "int64", "timestamp_tz", ...
 std::string to_string(const DataType &type);  // "decimal(12,2)", "int64", ...
 
 }  // namespace ds::model

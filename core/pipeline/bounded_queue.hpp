@@ -15,8 +15,8 @@ class BoundedQueue {
   explicit BoundedQueue(int capacity) : queue_(static_cast<size_t>(capacity) * 2), free_slots_(capacity) {}
 
   // Waits up to timeout_us for a free slot; false if none came (the caller
-  // re-checks cancellation and tries again).
-  bool push(T &&item, int64_t timeout_us) {
+  // re-checks cancellation and tries again). `item` is moved from only on success.
+  bool push(T &item, int64_t timeout_us) {
     if (!free_slots_.wait(timeout_us)) return false;
     queue_.enqueue(std::move(item));
     return true;

@@ -80,7 +80,9 @@ struct Pipeline::Run {
 
   explicit Run(Pipeline &p) : owner(p) {}
 
-  bool stopping() const { return failed.load(std::memory_order_acquire) || owner.stop_requested_.load(std::memory_order_acquire); }
+  bool stopping() const {
+    return failed.load(std::memory_order_acquire) || owner.stop_requested_.load(std::memory_order_acquire);
+  }
 
   void fail(const Error &e) {
     {
@@ -136,7 +138,8 @@ struct Pipeline::Run {
       auto plan = std::make_unique<TablePlan>();
       static_cast<RoutedTable &>(*plan) = route_table(schema, spec);
       for (auto &t : host)
-        if (t->pattern_text.empty() || table_matches(t->pattern, plan->routed_schema->id)) plan->transforms.push_back(t.get());
+        if (t->pattern_text.empty() || table_matches(t->pattern, plan->routed_schema->id))
+          plan->transforms.push_back(t.get());
       plan->counters = std::make_shared<TableCounters>();
       plan->counters->name = schema->id.to_string();
 
@@ -226,14 +229,14 @@ struct Pipeline::Run {
     BoundedQueue<Envelope> &lane = *lanes[static_cast<size_t>(item.lane)];
     std::string resume = item.resume_after;
     int attempts = 0;
-    auto emit_batch = [&](std::shared_ptr<model::Batch> batch) -> bool {
+    auto emit_batch = [&](const std::shared_ptr<model::Batch> &batch) -> bool {
       int64_t bytes = batch->byte_size();
       plan.counters->rows_read.fetch_add(batch->num_rows, std::memory_order_relaxed);
       plan.counters->bytes_read.fetch_add(bytes, std::memory_order_relaxed);
       owner.batches_.fetch_add(1, std::memory_order_relaxed);
       std::string position = batch->position.value;
       Envelope env{transform(batch, plan), &plan, false};
-      while (!lane.push(std::move(env), kPollUs))
+      while (!lane.push(env, kPollUs))
         if (stopping()) return false;
       pushed[static_cast<size_t>(item.lane)].fetch_add(1, std::memory_order_release);
       resume = position;
@@ -406,7 +409,8 @@ struct Pipeline::Run {
 
   void execute() {
     std::vector<std::thread> lane_threads;
-    for (size_t i = 0; i < lanes.size(); ++i) lane_threads.emplace_back([this, i] { lane_thread(static_cast<int>(i)); });
+    for (size_t i = 0; i < lanes.size(); ++i)
+      lane_threads.emplace_back([this, i] { lane_thread(static_cast<int>(i)); });
     int reader_count = std::max(1, std::min<int>(owner.spec_.parallelism, static_cast<int>(items.size())));
     std::vector<std::thread> readers;
     if (!items.empty())
@@ -425,13 +429,15 @@ Pipeline::Pipeline(config::PipelineSpec spec, connectors::ConnectorContext conte
 Pipeline::~Pipeline() = default;
 
 void Pipeline::add_transform(const std::string &table_pattern, bool serial, TransformFn fn) {
-  if (started_.load()) throw Error(Code::state, "transforms can only be added before the pipeline runs", "pipeline=" + spec_.name);
+  if (started_.load())
+    throw Error(Code::state, "transforms can only be added before the pipeline runs", "pipeline=" + spec_.name);
   auto t = std::make_unique<HostTransform>();
   t->pattern_text = table_pattern;
   try {
     t->pattern = std::regex(table_pattern.empty() ? ".*" : table_pattern);
   } catch (const std::regex_error &e) {
-    throw Error(Code::invalid_argument, "transform table pattern '" + table_pattern + "' is not a valid regex: " + e.what(),
+    throw Error(Code::invalid_argument,
+                "transform table pattern '" + table_pattern + "' is not a valid regex: " + e.what(),
                 "pipeline=" + spec_.name);
   }
   t->serial = serial;
@@ -440,7 +446,8 @@ void Pipeline::add_transform(const std::string &table_pattern, bool serial, Tran
 }
 
 void Pipeline::add_event_listener(EventListener listener) {
-  if (started_.load()) throw Error(Code::state, "event listeners can only be added before the pipeline runs", "pipeline=" + spec_.name);
+  if (started_.load())
+    throw Error(Code::state, "event listeners can only be added before the pipeline runs", "pipeline=" + spec_.name);
   listeners_.push_back(std::move(listener));
 }
 
@@ -462,13 +469,15 @@ void Pipeline::run(bool fresh) {
     state_.store(state);
   };
   try {
-    if (stop_requested_.load()) throw Error(Code::cancelled, "pipeline stopped before it started", "pipeline=" + spec_.name);
+    if (stop_requested_.load())
+      throw Error(Code::cancelled, "pipeline stopped before it started", "pipeline=" + spec_.name);
     run.source = connectors::create_source(spec_.source, context_);
     run.sink = connectors::create_sink(spec_.sink, context_);
     run.open_checkpoint_store(fresh);
     model::CheckpointState state = run.store ? run.store->load() : model::CheckpointState{};
     run.plan(state);
-    emit({EventKind::pipeline_started, "", run.source->describe() + " -> " + run.sink->describe(), rows_estimated_.load()});
+    emit({EventKind::pipeline_started, "", run.source->describe() + " -> " + run.sink->describe(),
+          rows_estimated_.load()});
     run.execute();
   } catch (const Error &e) {
     run.fail(run.contextual(e, ""));

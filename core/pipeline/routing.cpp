@@ -94,14 +94,16 @@ RoutedTable route_table(const model::TableSchemaPtr &source, const config::Pipel
     for (const auto &drop : t.drop_columns) {
       auto it = std::find(names.begin(), names.end(), trim(drop));
       if (it == names.end())
-        throw Error(Code::config,
-                    "transform drops column '" + trim(drop) + "', which table " + source->id.to_string() + " does not have",
-                    t.mark.to_string());
+        throw Error(
+            Code::config,
+            "transform drops column '" + trim(drop) + "', which table " + source->id.to_string() + " does not have",
+            t.mark.to_string());
       projection.erase(projection.begin() + (it - names.begin()));
       names.erase(it);
     }
     if (projection.empty())
-      throw Error(Code::config, "transform leaves table " + source->id.to_string() + " without columns", t.mark.to_string());
+      throw Error(Code::config, "transform leaves table " + source->id.to_string() + " without columns",
+                  t.mark.to_string());
   }
 
   bool identity = projection.size() == source->columns.size();

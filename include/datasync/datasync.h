@@ -91,7 +91,8 @@ typedef struct ds_error ds_error;
 DS_API ds_status ds_error_code(const ds_error *e);
 /** What went wrong, one line. Borrowed: lives as long as e. "" when e is NULL. @since 0.1 */
 DS_API const char *ds_error_message(const ds_error *e);
-/** Where: "pipeline=x source=sqlite table=main.orders split=main.orders#2", or "". Borrowed like the message. @since 0.1 */
+/** Where: "pipeline=x source=sqlite table=main.orders split=main.orders#2", or "". Borrowed like the message. @since
+ * 0.1 */
 DS_API const char *ds_error_context(const ds_error *e);
 /** True when trying again later may succeed (lost connection, timeout). @since 0.1 */
 DS_API bool ds_error_is_retriable(const ds_error *e);
@@ -109,11 +110,11 @@ DS_API const char *ds_status_name(ds_status s);
 DS_API void ds_free(void *ptr);
 
 /* ---------------------------------------------------------------- handles */
-typedef struct ds_config ds_config;               /* a pipeline definition being built */
-typedef struct ds_pipeline ds_pipeline;           /* a runnable pipeline */
-typedef struct ds_batch ds_batch;                 /* a columnar batch of rows of one table */
-typedef struct ds_event ds_event;                 /* a pipeline event */
-typedef struct ds_metrics ds_metrics;             /* a snapshot of a pipeline's counters */
+typedef struct ds_config ds_config;                 /* a pipeline definition being built */
+typedef struct ds_pipeline ds_pipeline;             /* a runnable pipeline */
+typedef struct ds_batch ds_batch;                   /* a columnar batch of rows of one table */
+typedef struct ds_event ds_event;                   /* a pipeline event */
+typedef struct ds_metrics ds_metrics;               /* a snapshot of a pipeline's counters */
 typedef struct ds_column_builder ds_column_builder; /* builds one new column for a batch */
 
 /* ---------------------------------------------- Arrow C data interface */
@@ -217,6 +218,12 @@ DS_API ds_status ds_config_set(ds_config *cfg, const char *key, const char *valu
 /** Adds a route: source tables matching the regex go to sink_table. Copied. @since 0.1 */
 DS_API ds_status ds_config_add_route(ds_config *cfg, const char *source_table_regex, const char *sink_table,
                                      ds_error **err);
+/**
+ * The reference of every configuration key (pipeline section and each
+ * registered connector), as Markdown; docs/CONFIGURATION.md is this text.
+ * *out is owned: ds_free(). @since 0.1
+ */
+DS_API ds_status ds_config_reference(char **out, ds_error **err);
 /** Frees a config; NULL is a no-op. @since 0.1 */
 DS_API void ds_config_destroy(ds_config *cfg);
 
@@ -264,13 +271,13 @@ DS_API ds_status ds_pipeline_add_transform(ds_pipeline *p, const char *table_pat
 
 /* Event kinds; appended, never renumbered. */
 #define DS_EVENT_PIPELINE_STARTED 1
-#define DS_EVENT_TABLE_STARTED 2   /* table: the source table; rows: estimated rows */
-#define DS_EVENT_TABLE_FINISHED 3  /* rows: rows written for it in this run */
-#define DS_EVENT_SPLIT_FINISHED 4  /* message: the split's stream name */
-#define DS_EVENT_CHECKPOINT 5      /* rows: positions committed */
-#define DS_EVENT_SCHEMA_CHANGE 6   /* message: what changed */
-#define DS_EVENT_WARNING 7         /* message: what and where */
-#define DS_EVENT_RETRY 8           /* message: the retriable error being retried */
+#define DS_EVENT_TABLE_STARTED 2  /* table: the source table; rows: estimated rows */
+#define DS_EVENT_TABLE_FINISHED 3 /* rows: rows written for it in this run */
+#define DS_EVENT_SPLIT_FINISHED 4 /* message: the split's stream name */
+#define DS_EVENT_CHECKPOINT 5     /* rows: positions committed */
+#define DS_EVENT_SCHEMA_CHANGE 6  /* message: what changed */
+#define DS_EVENT_WARNING 7        /* message: what and where */
+#define DS_EVENT_RETRY 8          /* message: the retriable error being retried */
 #define DS_EVENT_PIPELINE_FINISHED 9
 #define DS_EVENT_PIPELINE_FAILED 10 /* message: the error */
 
@@ -299,7 +306,8 @@ typedef struct ds_run_options {
   uint32_t flags; /* DS_RUN_* bits */
 } ds_run_options;
 #define DS_RUN_FRESH 1u /* forget the stored checkpoint and start from the beginning */
-#define DS_RUN_OPTIONS_INIT {sizeof(ds_run_options), 0}
+#define DS_RUN_OPTIONS_INIT \
+  { sizeof(ds_run_options), 0 }
 /** Fills *opts with defaults; struct_size is the caller's sizeof. @since 0.1 */
 DS_API ds_status ds_run_options_init(ds_run_options *opts, size_t struct_size);
 
@@ -312,7 +320,8 @@ DS_API ds_status ds_run_options_init(ds_run_options *opts, size_t struct_size);
  */
 DS_API ds_status ds_pipeline_run(ds_pipeline *p, ds_error **err);
 DS_API ds_status ds_pipeline_run_with_options(ds_pipeline *p, const ds_run_options *opts, ds_error **err);
-/** Asks a running pipeline to stop; returns at once. Safe from any thread, any time, and before run. NULL is a no-op. @since 0.1 */
+/** Asks a running pipeline to stop; returns at once. Safe from any thread, any time, and before run. NULL is a no-op.
+ * @since 0.1 */
 DS_API void ds_pipeline_stop(ds_pipeline *p);
 /** Destroys a pipeline; stops and waits for it if it is running. NULL is a no-op. Never from a callback. @since 0.1 */
 DS_API void ds_pipeline_destroy(ds_pipeline *p);
@@ -394,10 +403,12 @@ DS_API int32_t ds_batch_op(const ds_batch *b, int64_t row);
 /** The source position the batch ends at (opaque text); borrowed, lives as long as b. */
 DS_API const char *ds_batch_position(const ds_batch *b);
 DS_API bool ds_batch_is_null(const ds_batch *b, size_t col, int64_t row);
-/** Integer-like columns (bool, int*, uint64 as bit pattern, date, time, timestamps). DS_ERR_INVALID_ARGUMENT on a type mismatch or a NULL value. */
+/** Integer-like columns (bool, int*, uint64 as bit pattern, date, time, timestamps). DS_ERR_INVALID_ARGUMENT on a type
+ * mismatch or a NULL value. */
 DS_API ds_status ds_batch_get_int64(const ds_batch *b, size_t col, int64_t row, int64_t *out, ds_error **err);
 DS_API ds_status ds_batch_get_double(const ds_batch *b, size_t col, int64_t row, double *out, ds_error **err);
-/** Variable-width columns (string, binary, json, unknown). *out_data is borrowed, lives as long as b, not NUL-terminated. */
+/** Variable-width columns (string, binary, json, unknown). *out_data is borrowed, lives as long as b, not
+ * NUL-terminated. */
 DS_API ds_status ds_batch_get_bytes(const ds_batch *b, size_t col, int64_t row, const char **out_data, size_t *out_len,
                                     ds_error **err);
 /** Frees a batch the caller owns (from import or add_column). NULL is a no-op. Never on a borrowed batch. */

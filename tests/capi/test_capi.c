@@ -91,7 +91,8 @@ static void check_same_rows(const char *src, const char *dst, const char *table)
     CHECK(sqlite3_exec(db, attach, NULL, NULL, NULL) == SQLITE_OK);
     CHECK(sqlite3_prepare_v2(db, select, -1, &st, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW);
-    if (sqlite3_column_int64(st, 0) != 0) fprintf(stderr, "  %s differs in %lld rows\n", table, sqlite3_column_int64(st, 0));
+    if (sqlite3_column_int64(st, 0) != 0)
+      fprintf(stderr, "  %s differs in %lld rows\n", table, sqlite3_column_int64(st, 0));
     CHECK(sqlite3_column_int64(st, 0) == 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -195,7 +196,9 @@ static void test_sqlite_copy(void) {
   char *json = NULL;
   paths(src, dst, "copy");
   make_source(src, 20000);
-  CHECK_STATUS(DS_OK, ds_pipeline_create_from_yaml(copy_yaml(src, dst, "  parallelism: 2\n  batch_rows: 1000\n"), &p, &err), err);
+  CHECK_STATUS(DS_OK,
+               ds_pipeline_create_from_yaml(copy_yaml(src, dst, "  parallelism: 2\n  batch_rows: 1000\n"), &p, &err),
+               err);
   CHECK_STATUS(DS_OK, ds_pipeline_run(p, &err), err);
   check_same_rows(src, dst, "items");
   check_same_rows(src, dst, "tags");
@@ -250,7 +253,8 @@ static void test_transform_adds_column(void) {
   make_source(src, 5000);
   freed_count = 0;
   CHECK_STATUS(DS_OK, ds_pipeline_create_from_yaml(copy_yaml(src, dst, "  parallelism: 2\n"), &p, &err), err);
-  CHECK_STATUS(DS_OK, ds_pipeline_add_transform(p, "main\\.items", 0, add_twice_column, &freed_count, count_free, &err), err);
+  CHECK_STATUS(DS_OK, ds_pipeline_add_transform(p, "main\\.items", 0, add_twice_column, &freed_count, count_free, &err),
+               err);
   CHECK_STATUS(DS_OK, ds_pipeline_run(p, &err), err);
   CHECK(freed_count == 0);
   ds_pipeline_destroy(p);
@@ -277,7 +281,8 @@ static void test_failing_transform_then_resume(void) {
   make_source(src, 30000);
   calls = 0;
   CHECK_STATUS(DS_OK, ds_pipeline_create_from_yaml(copy_yaml(src, dst, "  batch_rows: 1000\n"), &p, &err), err);
-  CHECK_STATUS(DS_OK, ds_pipeline_add_transform(p, NULL, DS_TRANSFORM_SERIAL, failing_transform, &calls, NULL, &err), err);
+  CHECK_STATUS(DS_OK, ds_pipeline_add_transform(p, NULL, DS_TRANSFORM_SERIAL, failing_transform, &calls, NULL, &err),
+               err);
   CHECK_STATUS(DS_ERR_CALLBACK, ds_pipeline_run(p, &err), err);
   /* The callback's own error comes back untouched. */
   CHECK(err && strcmp(ds_error_message(err), "boom from the host") == 0);
@@ -446,6 +451,17 @@ static void test_config_api(void) {
   CHECK(query_int(dst, "SELECT count(*) FROM items_copy") == 1000);
 }
 
+static void test_config_reference(void) {
+  char *doc = NULL;
+  ds_error *err = NULL;
+  CHECK_STATUS(DS_OK, ds_config_reference(&doc, &err), err);
+  CHECK(doc && strstr(doc, "parallelism") && strstr(doc, "sqlite") && strstr(doc, "generator") &&
+        strstr(doc, "write_mode"));
+  ds_free(doc);
+  CHECK_STATUS(DS_ERR_INVALID_ARGUMENT, ds_config_reference(NULL, &err), err);
+  ds_error_free(err);
+}
+
 int main(void) {
   const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
   snprintf(tmpdir, sizeof tmpdir, "%s/ds-capi-XXXXXX", base);
@@ -467,5 +483,6 @@ int main(void) {
   ds_test_run("target_misfit", test_target_misfit);
   ds_test_run("run_options", test_run_options);
   ds_test_run("config_api", test_config_api);
+  ds_test_run("config_reference", test_config_reference);
   return ds_test_summary();
 }

@@ -20,6 +20,7 @@ int main(void) {
       (any_fn)ds_config_create,
       (any_fn)ds_config_set,
       (any_fn)ds_config_add_route,
+      (any_fn)ds_config_reference,
       (any_fn)ds_config_destroy,
       (any_fn)ds_pipeline_create_from_yaml,
       (any_fn)ds_pipeline_create_from_file,

@@ -47,15 +47,15 @@ void register_connector() {
     k.max = 100;
     keys.push_back(k);
   }
-  register_source(
-      "generator",
-      "Synthetic tables for benchmarks and tests: main.gen_1 .. main.gen_N, each with 8 columns "
-      "(id int64 primary key, qty int32, price decimal(12,2), score float64, name string, active bool, "
-      "created_at timestamp, note string nullable). Every value is a pure function of (seed, table, id), "
-      "so splits regenerate identically and resume exactly. Positions are `id=<n>`.",
-      std::move(keys), [](const model::Options &options, const ConnectorContext &) -> std::unique_ptr<model::Source> {
-        return std::make_unique<GeneratorSource>(GeneratorConfig::from_options(options));
-      });
+  register_source("generator",
+                  "Synthetic tables for benchmarks and tests: main.gen_1 .. main.gen_N, each with 8 columns "
+                  "(id int64 primary key, qty int32, price decimal(12,2), score float64, name string, active bool, "
+                  "created_at timestamp, note string nullable). Every value is a pure function of (seed, table, id), "
+                  "so splits regenerate identically and resume exactly. Positions are `id=<n>`.",
+                  std::move(keys),
+                  [](const model::Options &options, const ConnectorContext &) -> std::unique_ptr<model::Source> {
+                    return std::make_unique<GeneratorSource>(GeneratorConfig::from_options(options));
+                  });
 }
 
 }  // namespace ds::connectors::generator

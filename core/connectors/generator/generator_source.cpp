@@ -33,8 +33,8 @@ int64_t checked_int(const model::Options &options, const char *key, int64_t fall
     v = parsed;
   }
   if (v < min || v > max)
-    throw Error(Code::config, std::string("generator source: '") + key + "' must be between " + std::to_string(min) + " and " +
-                                  std::to_string(max) + ", got " + std::to_string(v));
+    throw Error(Code::config, std::string("generator source: '") + key + "' must be between " + std::to_string(min) +
+                                  " and " + std::to_string(max) + ", got " + std::to_string(v));
   return v;
 }
 
@@ -96,7 +96,8 @@ StringPool::StringPool(uint64_t seed, uint32_t count, uint32_t min_len, uint32_t
 }
 
 GeneratorData::GeneratorData(const GeneratorConfig &c)
-    : config(c), names(c.seed, kNamePoolSize, 8, StringPool::kMaxNameLength),
+    : config(c),
+      names(c.seed, kNamePoolSize, 8, StringPool::kMaxNameLength),
       notes(c.seed ^ 0xA0761D6478BD642Full, kNotePoolSize, 12, StringPool::kMaxNoteLength) {
   schemas.reserve(static_cast<size_t>(c.tables));
   for (int n = 1; n <= c.tables; ++n) schemas.push_back(make_schema(n));
@@ -210,8 +211,8 @@ class BatchBlock {
   std::shared_ptr<void> owner_;
 };
 
-model::Column make_column(int64_t n, model::BufferPtr values, model::BufferPtr offsets = nullptr, model::BufferPtr validity = nullptr,
-                          int64_t null_count = 0) {
+model::Column make_column(int64_t n, model::BufferPtr values, model::BufferPtr offsets = nullptr,
+                          model::BufferPtr validity = nullptr, int64_t null_count = 0) {
   model::Column c;
   c.length = n;
   c.null_count = null_count;
@@ -228,14 +229,16 @@ model::Column make_column(int64_t n, model::BufferPtr values, model::BufferPtr o
 // pools (the destination has as much slack), bits packed a byte at a time.
 // The result is what ColumnBuilder would build (tests check it), minus the
 // per-value bookkeeping.
-std::shared_ptr<model::Batch> GeneratorReader::generate(const model::TableSchemaPtr &schema, int64_t first, int64_t last) const {
+std::shared_ptr<model::Batch> GeneratorReader::generate(const model::TableSchemaPtr &schema, int64_t first,
+                                                        int64_t last) const {
   const GeneratorData &d = *data_;
   const int table = table_number(*schema);
   if (table < 1 || table > d.config.tables || schema->columns.size() != 8)
     throw Error(Code::state, "generator source: no table '" + schema->id.to_string() + "'");
   const int64_t n = last >= first ? last - first + 1 : 0;
   if (n > kMaxBatchRows)
-    throw Error(Code::invalid_argument, "generator source: a batch holds at most " + std::to_string(kMaxBatchRows) + " rows");
+    throw Error(Code::invalid_argument,
+                "generator source: a batch holds at most " + std::to_string(kMaxBatchRows) + " rows");
   const size_t un = static_cast<size_t>(n);
   const size_t bitmap_bytes = (un + 7) / 8;
   constexpr size_t kNameCopy = StringPool::kMaxNameLength;
@@ -243,10 +246,10 @@ std::shared_ptr<model::Batch> GeneratorReader::generate(const model::TableSchema
 
   BatchBlock block;
   const size_t r_id = block.region(un * 8), r_qty = block.region(un * 4), r_price = block.region(un * 16),
-               r_score = block.region(un * 8), r_created = block.region(un * 8), r_name_off = block.region((un + 1) * 4),
-               r_name = block.region(un * kNameCopy + kNameCopy), r_note_off = block.region((un + 1) * 4),
-               r_note = block.region(un * kNoteCopy + kNoteCopy), r_active = block.region(bitmap_bytes),
-               r_valid = block.region(bitmap_bytes);
+               r_score = block.region(un * 8), r_created = block.region(un * 8),
+               r_name_off = block.region((un + 1) * 4), r_name = block.region(un * kNameCopy + kNameCopy),
+               r_note_off = block.region((un + 1) * 4), r_note = block.region(un * kNoteCopy + kNoteCopy),
+               r_active = block.region(bitmap_bytes), r_valid = block.region(bitmap_bytes);
   block.allocate();
 
   int64_t *p_id = reinterpret_cast<int64_t *>(block.at(r_id));
@@ -309,12 +312,13 @@ std::shared_ptr<model::Batch> GeneratorReader::generate(const model::TableSchema
   b->columns.push_back(make_column(n, block.buffer(r_qty, un * 4)));
   b->columns.push_back(make_column(n, block.buffer(r_price, un * 16)));
   b->columns.push_back(make_column(n, block.buffer(r_score, un * 8)));
-  b->columns.push_back(make_column(n, block.buffer(r_name, static_cast<size_t>(name_end)), block.buffer(r_name_off, (un + 1) * 4)));
+  b->columns.push_back(
+      make_column(n, block.buffer(r_name, static_cast<size_t>(name_end)), block.buffer(r_name_off, (un + 1) * 4)));
   b->columns.push_back(make_column(n, block.buffer(r_active, bitmap_bytes)));
   b->columns.push_back(make_column(n, block.buffer(r_created, un * 8)));
   model::BufferPtr validity = nulls ? block.buffer(r_valid, bitmap_bytes) : nullptr;  // none when nothing is null
-  b->columns.push_back(make_column(n, block.buffer(r_note, static_cast<size_t>(note_end)), block.buffer(r_note_off, (un + 1) * 4),
-                                   std::move(validity), nulls));
+  b->columns.push_back(make_column(n, block.buffer(r_note, static_cast<size_t>(note_end)),
+                                   block.buffer(r_note_off, (un + 1) * 4), std::move(validity), nulls));
   return b;
 }
 
@@ -349,7 +353,8 @@ void GeneratorReader::read(const model::Split &split, const std::string &resume_
 
 // ---- source
 
-GeneratorSource::GeneratorSource(const GeneratorConfig &config) : data_(std::make_shared<const GeneratorData>(config)) {}
+GeneratorSource::GeneratorSource(const GeneratorConfig &config)
+    : data_(std::make_shared<const GeneratorData>(config)) {}
 
 std::vector<model::TableSchemaPtr> GeneratorSource::discover(const model::TableSelector &selector) {
   std::vector<model::TableSchemaPtr> out;

@@ -47,13 +47,13 @@ class StringPool {
 
 // Shared, immutable state of one generator source (readers hold it too).
 struct GeneratorData {
-  static constexpr uint32_t kNamePoolSize = 4096;  // power of two
-  static constexpr uint32_t kNotePoolSize = 1024;  // power of two
+  static constexpr uint32_t kNamePoolSize = 4096;            // power of two
+  static constexpr uint32_t kNotePoolSize = 1024;            // power of two
   static constexpr int64_t kEpochMicros = 1577836800000000;  // 2020-01-01T00:00:00Z
 
   GeneratorConfig config;
-  StringPool names;  // 8..24 chars
-  StringPool notes;  // 12..48 chars
+  StringPool names;                            // 8..24 chars
+  StringPool notes;                            // 12..48 chars
   std::vector<model::TableSchemaPtr> schemas;  // gen_1 .. gen_N
 
   explicit GeneratorData(const GeneratorConfig &config);
@@ -90,8 +90,8 @@ class GeneratorReader : public model::SplitReader {
   static constexpr int64_t kMaxBatchRows = int64_t{1} << 22;
 
   explicit GeneratorReader(std::shared_ptr<const GeneratorData> data) : data_(std::move(data)) {}
-  void read(const model::Split &split, const std::string &resume_after, int64_t batch_rows, const model::BatchEmitter &emit,
-            const model::CancelToken &cancel) override;
+  void read(const model::Split &split, const std::string &resume_after, int64_t batch_rows,
+            const model::BatchEmitter &emit, const model::CancelToken &cancel) override;
 
   // Builds one batch of ids [first, last] of table `schema` (no position set);
   // at most kMaxBatchRows rows.

@@ -22,7 +22,8 @@ using ds::config::KeyType;
 using ds::config::Registry;
 namespace cfg = ds::config;
 
-KeySpec key(std::string name, KeyType type, std::string default_value = "", bool required = false, bool secret = false) {
+KeySpec key(std::string name, KeyType type, std::string default_value = "", bool required = false,
+            bool secret = false) {
   KeySpec k;
   k.name = std::move(name);
   k.type = type;
@@ -251,9 +252,14 @@ TEST_F(ConfigTest, ChoicesAndBooleans) {
 
   EXPECT_EQ(cfg::parse_yaml(std::string(kMinimal) + "pipeline:\n  mode: CDC\n").mode, cfg::Mode::cdc);
 
-  for (auto [given, stored] : std::vector<std::pair<std::string, std::string>>{
-           {"yes", "true"}, {"On", "true"}, {"1", "true"}, {"TRUE", "true"}, {"no", "false"}, {"off", "false"},
-           {"0", "false"}, {"False", "false"}}) {
+  for (auto [given, stored] : std::vector<std::pair<std::string, std::string>>{{"yes", "true"},
+                                                                               {"On", "true"},
+                                                                               {"1", "true"},
+                                                                               {"TRUE", "true"},
+                                                                               {"no", "false"},
+                                                                               {"off", "false"},
+                                                                               {"0", "false"},
+                                                                               {"False", "false"}}) {
     cfg::PipelineSpec spec = cfg::parse_yaml(std::string(kMinimal) + "  enabled: " + given + "\n");
     EXPECT_EQ(spec.sink.options.get_string("enabled"), stored) << given;
   }
@@ -540,13 +546,25 @@ TEST_F(ConfigTest, SetKeyAndValidate) {
 TEST_F(ConfigTest, MarkdownDocumentsEveryKey) {
   const std::string md = Registry::instance().markdown();
   for (const char *expected :
-       {"# Configuration reference", "## pipeline", "| `parallelism` | integer 1...64 | `1` |",
-        "| `mode` | choice: `snapshot`, `cdc`, `snapshot+cdc` | `snapshot` |", "| `checkpoint_path` | path |  |",
-        "| `split_rows` | integer >= 1 | `1000000` |", "## route", "| `sink_table` | string |  | **Required.**",
-        "## transform", "| `drop_columns` | list |", "## Sources", "### testsrc", "A fake source for tests.",
-        "| `type` | string |  | **Required.** `testsrc`. |", "| `path` | path |  | **Required.** doc of path |",
+       {"# Configuration reference",
+        "## pipeline",
+        "| `parallelism` | integer 1...64 | `1` |",
+        "| `mode` | choice: `snapshot`, `cdc`, `snapshot+cdc` | `snapshot` |",
+        "| `checkpoint_path` | path |  |",
+        "| `split_rows` | integer >= 1 | `1000000` |",
+        "## route",
+        "| `sink_table` | string |  | **Required.**",
+        "## transform",
+        "| `drop_columns` | list |",
+        "## Sources",
+        "### testsrc",
+        "A fake source for tests.",
+        "| `type` | string |  | **Required.** `testsrc`. |",
+        "| `path` | path |  | **Required.** doc of path |",
         "| `password` (secret) | string |  | **Secret**: never shown in errors or logs. doc of password |",
-        "| `rows` | integer 1...100 |  | doc of rows |", "## Sinks", "### testsink",
+        "| `rows` | integer 1...100 |  | doc of rows |",
+        "## Sinks",
+        "### testsink",
         "| `format` | choice: `csv`, `json` | `csv` | doc of format |"}) {
     EXPECT_NE(md.find(expected), std::string::npos) << "missing: " << expected << "\n" << md;
   }

@@ -64,18 +64,22 @@ struct Collected {
   std::vector<int64_t> ids;
 };
 
-Collected read_split(GeneratorSource &src, const ds::model::Split &split, const std::string &resume = "", int64_t batch_rows = 1000) {
+Collected read_split(GeneratorSource &src, const ds::model::Split &split, const std::string &resume = "",
+                     int64_t batch_rows = 1000) {
   Collected out;
   ds::model::CancelToken cancel;
   auto reader = src.open_reader();
-  reader->read(split, resume, batch_rows, [&](std::shared_ptr<Batch> b) {
-    for (int64_t i = 0; i < b->num_rows; ++i) {
-      out.rows.push_back(render_row(*b, i));
-      out.ids.push_back(b->columns[0].value<int64_t>(i));
-    }
-    out.batches.push_back(std::move(b));
-    return true;
-  }, cancel);
+  reader->read(
+      split, resume, batch_rows,
+      [&](std::shared_ptr<Batch> b) {
+        for (int64_t i = 0; i < b->num_rows; ++i) {
+          out.rows.push_back(render_row(*b, i));
+          out.ids.push_back(b->columns[0].value<int64_t>(i));
+        }
+        out.batches.push_back(std::move(b));
+        return true;
+      },
+      cancel);
   return out;
 }
 
@@ -89,7 +93,7 @@ TEST(GeneratorSource, SchemaHasEightMixedColumns) {
   EXPECT_EQ(tables[2]->id.to_string(), "main.gen_3");
   const auto &cols = tables[0]->columns;
   ASSERT_EQ(cols.size(), 8u);
-  const TypeId want[] = {TypeId::int64, TypeId::int32, TypeId::decimal, TypeId::float64,
+  const TypeId want[] = {TypeId::int64,  TypeId::int32,   TypeId::decimal,   TypeId::float64,
                          TypeId::string, TypeId::boolean, TypeId::timestamp, TypeId::string};
   for (size_t i = 0; i < 8; ++i) EXPECT_EQ(cols[i].type.id, want[i]) << cols[i].name;
   EXPECT_EQ(cols[2].type.precision, 12);
@@ -173,8 +177,10 @@ TEST(GeneratorSource, DirectBuffersMatchColumnBuilder) {
         ref.column(4).append_bytes(data.names.data(r.name_index), data.names.length(r.name_index));
         ref.column(5).append_bool(r.active);
         ref.column(6).append_fixed<int64_t>(r.created_at);
-        if (r.note_null) ref.column(7).append_null();
-        else ref.column(7).append_bytes(data.notes.data(r.note_index), data.notes.length(r.note_index));
+        if (r.note_null)
+          ref.column(7).append_null();
+        else
+          ref.column(7).append_bytes(data.notes.data(r.note_index), data.notes.length(r.note_index));
         ref.end_row();
       }
       auto slow = ref.finish(ds::model::Position{});
@@ -321,14 +327,18 @@ TEST(GeneratorSource, StopsOnCancelAndWhenEmitRefuses) {
   auto reader = src.open_reader();
   ds::model::CancelToken cancel;
   int batches = 0;
-  reader->read(split, "", 1000, [&](std::shared_ptr<Batch>) {
-    if (++batches == 3) cancel.cancel();
-    return true;
-  }, cancel);
+  reader->read(
+      split, "", 1000,
+      [&](std::shared_ptr<Batch>) {
+        if (++batches == 3) cancel.cancel();
+        return true;
+      },
+      cancel);
   EXPECT_EQ(batches, 3);
   ds::model::CancelToken never;
   batches = 0;
-  reader->read(split, "", 1000, [&](std::shared_ptr<Batch>) { return ++batches < 2; }, never);
+  reader->read(
+      split, "", 1000, [&](std::shared_ptr<Batch>) { return ++batches < 2; }, never);
   EXPECT_EQ(batches, 2);
 }
 
@@ -375,10 +385,13 @@ TEST(GeneratorSource, MicroMeasureRowsPerSecond) {
   ds::model::CancelToken cancel;
   int64_t seen = 0;
   auto t0 = std::chrono::steady_clock::now();
-  reader->read(split, "", 8192, [&](std::shared_ptr<Batch> b) {
-    seen += b->num_rows;
-    return true;
-  }, cancel);
+  reader->read(
+      split, "", 8192,
+      [&](std::shared_ptr<Batch> b) {
+        seen += b->num_rows;
+        return true;
+      },
+      cancel);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_EQ(seen, rows);
   std::printf("[  MEASURE ] generator: %lld rows in %.3f s = %.2f M rows/s (%.1f ns/row, batch_rows 8192)\n",
