@@ -54,8 +54,9 @@ ds::model::BatchPtr call_transform(ds_transform_fn fn, void *user_data, const ds
     if (out) ds_batch_destroy(out);
     if (err) {
       // The callback's own message and context come back untouched.
-      ds::Error e(ds::Code::callback, err->message, err->context.empty() ? "table=" + view.table_name : err->context,
+      ds::Error e(static_cast<ds::Code>(err->code == DS_OK ? DS_ERR_CALLBACK : err->code), err->message, err->context,
                   err->retriable);
+      e.mark_from_host();
       ds_error_free(err);
       throw e;
     }

@@ -59,7 +59,8 @@ class Source {
   // Lists the selected tables with their schemas. Throws not_found naming the
   // selector when nothing matches, so a typo never copies nothing silently.
   virtual std::vector<TableSchemaPtr> discover(const TableSelector &selector) = 0;
-  virtual std::vector<Split> plan_splits(const TableSchemaPtr &table, int parallelism) = 0;
+  // `split_rows` is the pipeline's hint for rows per split.
+  virtual std::vector<Split> plan_splits(const TableSchemaPtr &table, int parallelism, int64_t split_rows) = 0;
   // One reader per worker thread; each owns its own connection.
   virtual std::unique_ptr<SplitReader> open_reader() = 0;
   virtual std::string describe() const = 0;  // "sqlite path=/x/y.db" (no secrets)

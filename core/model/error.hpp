@@ -34,17 +34,28 @@ class Error : public std::runtime_error {
   const std::string &context() const noexcept { return context_; }
   bool retriable() const noexcept { return retriable_; }
 
+  // Marks an error made by host code (a transform callback): the engine
+  // returns it as it was made, adding no context.
+  Error &mark_from_host() {
+    from_host_ = true;
+    return *this;
+  }
+  bool from_host() const noexcept { return from_host_; }
+
   // Returns a copy with more "where" prepended, so outer layers can add
   // "pipeline=x" without losing the connector's own "table=y row=z".
   Error with_context(const std::string &outer) const {
     std::string joined = context_.empty() ? outer : (outer.empty() ? context_ : outer + " " + context_);
-    return Error(code_, what(), joined, retriable_);
+    Error copy(code_, what(), joined, retriable_);
+    copy.from_host_ = from_host_;
+    return copy;
   }
 
  private:
   Code code_;
   std::string context_;
   bool retriable_;
+  bool from_host_ = false;
 };
 
 }  // namespace ds

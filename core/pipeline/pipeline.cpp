@@ -98,7 +98,7 @@ struct Pipeline::Run {
 
   Error contextual(const Error &e, const std::string &extra) const {
     // A host callback's own error comes back untouched (libgit2's GIT_EUSER idea).
-    if (e.code() == Code::callback) return e;
+    if (e.from_host() || e.code() == Code::callback) return e;
     return e.with_context(extra.empty() ? where() : where() + " " + extra);
   }
 
@@ -156,7 +156,7 @@ struct Pipeline::Run {
         splits.push_back(s);
       }
       if (splits.empty()) {
-        splits = source->plan_splits(schema, parallelism);
+        splits = source->plan_splits(schema, parallelism, spec.split_rows);
         for (const auto &s : splits) new_plan_entries.push_back({"plan:" + s.stream, s.range, false});
       }
       int left = 0;
@@ -247,7 +247,7 @@ struct Pipeline::Run {
         reader->read(item.split, resume, spec.batch_rows, emit_batch, cancel);
         return;
       } catch (const Error &e) {
-        if (!e.retriable() || attempts >= spec.max_retries || stopping())
+        if (!e.retriable() || e.from_host() || attempts >= spec.max_retries || stopping())
           throw contextual(e, "split=" + item.split.stream);
         ++attempts;
         owner.retries_.fetch_add(1);

@@ -125,8 +125,7 @@ ds_batch *import_arrow_object(py::handle obj, const ds_batch *like) {
     throw py::type_error("__arrow_c_array__() must return PyCapsules named 'arrow_schema' and 'arrow_array'");
   auto *schema = static_cast<ArrowSchema *>(PyCapsule_GetPointer(sc, kSchemaCapsule));
   auto *array = static_cast<ArrowArray *>(PyCapsule_GetPointer(ac, kArrayCapsule));
-  if (!schema->release || !array->release)
-    throw py::value_error("the Arrow capsules were already consumed (released)");
+  if (!schema->release || !array->release) throw py::value_error("the Arrow capsules were already consumed (released)");
   // Move both structs out of the capsules: the capsules' own destructors then
   // see release == NULL and do nothing. The library consumes the moved structs.
   ArrowSchema moved_schema = *schema;
@@ -232,8 +231,10 @@ py::list column_values(const ds_batch *b, size_t col) {
           ds_error *err = nullptr;
           ds_status st = ds_batch_get_bytes(b, col, row, &data, &len, &err);
           if (st != DS_OK) throw_status(st, err);
-          if (t == DS_TYPE_BINARY) v = py::bytes(data ? data : "", len);
-          else v = text(data, len);
+          if (t == DS_TYPE_BINARY)
+            v = py::bytes(data ? data : "", len);
+          else
+            v = text(data, len);
           break;
         }
         default:
@@ -270,7 +271,8 @@ py::tuple fixed_column(const ds_batch *b, size_t col) {
       break;
     }
   }
-  if (child < 0 || child >= array.n_children) throw_error(DS_ERR_INTERNAL, "column '" + name + "' missing from the Arrow export");
+  if (child < 0 || child >= array.n_children)
+    throw_error(DS_ERR_INTERNAL, "column '" + name + "' missing from the Arrow export");
   const ArrowSchema *cs = schema.children[child];
   const ArrowArray *ca = array.children[child];
   std::string format = cs->format ? cs->format : "";
@@ -285,15 +287,18 @@ py::tuple fixed_column(const ds_batch *b, size_t col) {
   } else {
     throw_error(DS_ERR_UNSUPPORTED, "column '" + name + "' has Arrow format '" + format + "', not a fixed-width type");
   }
-  if (ca->n_buffers < 2 || width <= 0) throw_error(DS_ERR_INTERNAL, "unexpected Arrow layout for column '" + name + "'");
+  if (ca->n_buffers < 2 || width <= 0)
+    throw_error(DS_ERR_INTERNAL, "unexpected Arrow layout for column '" + name + "'");
   const auto *validity = static_cast<const uint8_t *>(ca->buffers[0]);
   const auto *values = static_cast<const char *>(ca->buffers[1]);
   py::list out(static_cast<size_t>(ca->length));
   for (int64_t row = 0; row < ca->length; ++row) {
     int64_t j = row + ca->offset;
     bool valid = !validity || ((validity[j >> 3] >> (j & 7)) & 1);
-    if (valid) out[static_cast<size_t>(row)] = py::bytes(values + j * width, static_cast<size_t>(width));
-    else out[static_cast<size_t>(row)] = py::none();
+    if (valid)
+      out[static_cast<size_t>(row)] = py::bytes(values + j * width, static_cast<size_t>(width));
+    else
+      out[static_cast<size_t>(row)] = py::none();
   }
   return py::make_tuple(py::str(format), out);
 }
@@ -301,7 +306,8 @@ py::tuple fixed_column(const ds_batch *b, size_t col) {
 // A new owned batch: `in` plus one column built with ds_column_builder.
 // Values are None, int, float, str or bytes as the type asks (datasync/_batch.py
 // converts dates and times to their integer counts first).
-std::shared_ptr<NativeBatch> with_column(const ds_batch *in, const std::string &name, ds_type type, py::iterable values) {
+std::shared_ptr<NativeBatch> with_column(const ds_batch *in, const std::string &name, ds_type type,
+                                         py::iterable values) {
   ds_column_builder *cb = nullptr;
   ds_error *err = nullptr;
   ds_status st = ds_column_builder_create(type, &cb, &err);
@@ -313,9 +319,7 @@ std::shared_ptr<NativeBatch> with_column(const ds_batch *in, const std::string &
       st = ds_column_builder_append_null(cb, &err);
     } else {
       switch (type) {
-        case DS_TYPE_BOOL:
-          st = ds_column_builder_append_int64(cb, py::cast<bool>(v) ? 1 : 0, &err);
-          break;
+        case DS_TYPE_BOOL: st = ds_column_builder_append_int64(cb, py::cast<bool>(v) ? 1 : 0, &err); break;
         case DS_TYPE_INT8:
         case DS_TYPE_INT16:
         case DS_TYPE_INT32:
@@ -323,16 +327,12 @@ std::shared_ptr<NativeBatch> with_column(const ds_batch *in, const std::string &
         case DS_TYPE_DATE:
         case DS_TYPE_TIME:
         case DS_TYPE_TIMESTAMP:
-        case DS_TYPE_TIMESTAMP_TZ:
-          st = ds_column_builder_append_int64(cb, py::cast<int64_t>(v), &err);
-          break;
+        case DS_TYPE_TIMESTAMP_TZ: st = ds_column_builder_append_int64(cb, py::cast<int64_t>(v), &err); break;
         case DS_TYPE_UINT64:
           st = ds_column_builder_append_int64(cb, static_cast<int64_t>(py::cast<uint64_t>(v)), &err);
           break;
         case DS_TYPE_FLOAT32:
-        case DS_TYPE_FLOAT64:
-          st = ds_column_builder_append_double(cb, py::cast<double>(v), &err);
-          break;
+        case DS_TYPE_FLOAT64: st = ds_column_builder_append_double(cb, py::cast<double>(v), &err); break;
         case DS_TYPE_STRING:
         case DS_TYPE_JSON: {
           if (!py::isinstance<py::str>(v)) throw py::type_error("a string column takes str values");
@@ -346,8 +346,7 @@ std::shared_ptr<NativeBatch> with_column(const ds_batch *in, const std::string &
           st = ds_column_builder_append_bytes(cb, s.data(), s.size(), &err);
           break;
         }
-        default:
-          throw_error(DS_ERR_UNSUPPORTED, "with_column() cannot build a column of type " + ds_type_label(type));
+        default: throw_error(DS_ERR_UNSUPPORTED, "with_column() cannot build a column of type " + ds_type_label(type));
       }
     }
     if (st != DS_OK) throw_status(st, err);
@@ -364,12 +363,12 @@ std::shared_ptr<NativeBatch> with_column(const ds_batch *in, const std::string &
 void bind_batch(py::module_ &m) {
   py::dict types;
   const std::pair<const char *, ds_type> all_types[] = {
-      {"bool", DS_TYPE_BOOL},       {"int8", DS_TYPE_INT8},       {"int16", DS_TYPE_INT16},
-      {"int32", DS_TYPE_INT32},     {"int64", DS_TYPE_INT64},     {"uint64", DS_TYPE_UINT64},
-      {"float32", DS_TYPE_FLOAT32}, {"float64", DS_TYPE_FLOAT64}, {"decimal", DS_TYPE_DECIMAL},
-      {"string", DS_TYPE_STRING},   {"binary", DS_TYPE_BINARY},   {"date", DS_TYPE_DATE},
-      {"time", DS_TYPE_TIME},       {"timestamp", DS_TYPE_TIMESTAMP}, {"timestamp_tz", DS_TYPE_TIMESTAMP_TZ},
-      {"interval", DS_TYPE_INTERVAL}, {"json", DS_TYPE_JSON},     {"uuid", DS_TYPE_UUID},
+      {"bool", DS_TYPE_BOOL},         {"int8", DS_TYPE_INT8},           {"int16", DS_TYPE_INT16},
+      {"int32", DS_TYPE_INT32},       {"int64", DS_TYPE_INT64},         {"uint64", DS_TYPE_UINT64},
+      {"float32", DS_TYPE_FLOAT32},   {"float64", DS_TYPE_FLOAT64},     {"decimal", DS_TYPE_DECIMAL},
+      {"string", DS_TYPE_STRING},     {"binary", DS_TYPE_BINARY},       {"date", DS_TYPE_DATE},
+      {"time", DS_TYPE_TIME},         {"timestamp", DS_TYPE_TIMESTAMP}, {"timestamp_tz", DS_TYPE_TIMESTAMP_TZ},
+      {"interval", DS_TYPE_INTERVAL}, {"json", DS_TYPE_JSON},           {"uuid", DS_TYPE_UUID},
       {"unknown", DS_TYPE_UNKNOWN}};
   for (const auto &t : all_types) types[py::str(t.first)] = py::int_(t.second);
   m.attr("TYPES") = types;
@@ -385,25 +384,29 @@ void bind_batch(py::module_ &m) {
                              [](const NativeBatch &nb) {
                                const ds_batch *b = nb.get();
                                py::list names;
-                               for (size_t i = 0; i < ds_batch_num_columns(b); ++i) names.append(text(ds_batch_column_name(b, i)));
+                               for (size_t i = 0; i < ds_batch_num_columns(b); ++i)
+                                 names.append(text(ds_batch_column_name(b, i)));
                                return names;
                              })
       .def_property_readonly("column_types",
                              [](const NativeBatch &nb) {
                                const ds_batch *b = nb.get();
                                py::list codes;
-                               for (size_t i = 0; i < ds_batch_num_columns(b); ++i) codes.append(py::int_(ds_batch_column_type(b, i)));
+                               for (size_t i = 0; i < ds_batch_num_columns(b); ++i)
+                                 codes.append(py::int_(ds_batch_column_type(b, i)));
                                return codes;
                              })
       .def("column_index", [](const NativeBatch &nb, py::handle key) { return column_arg(nb.get(), key); })
-      .def("column", [](const NativeBatch &nb, py::handle key) {
-        const ds_batch *b = nb.get();
-        return column_values(b, column_arg(b, key));
-      })
-      .def("fixed_column", [](const NativeBatch &nb, py::handle key) {
-        const ds_batch *b = nb.get();
-        return fixed_column(b, column_arg(b, key));
-      })
+      .def("column",
+           [](const NativeBatch &nb, py::handle key) {
+             const ds_batch *b = nb.get();
+             return column_values(b, column_arg(b, key));
+           })
+      .def("fixed_column",
+           [](const NativeBatch &nb, py::handle key) {
+             const ds_batch *b = nb.get();
+             return fixed_column(b, column_arg(b, key));
+           })
       .def("ops",
            [](const NativeBatch &nb) {
              const ds_batch *b = nb.get();
@@ -412,10 +415,8 @@ void bind_batch(py::module_ &m) {
              for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = py::int_(ds_batch_op(b, i));
              return out;
            })
-      .def("with_column",
-           [](const NativeBatch &nb, const std::string &name, ds_type type, py::iterable values) {
-             return with_column(nb.get(), name, type, values);
-           })
+      .def("with_column", [](const NativeBatch &nb, const std::string &name, ds_type type,
+                             py::iterable values) { return with_column(nb.get(), name, type, values); })
       .def(
           "__arrow_c_array__",
           [](const NativeBatch &nb, py::object /*requested_schema*/) { return export_capsules(nb.get()); },

@@ -100,8 +100,10 @@ std::string describe_exception(PyObject *exc) {
   if (s) {
     Py_ssize_t len = 0;
     const char *utf8 = PyUnicode_AsUTF8AndSize(s, &len);
-    if (utf8) message.assign(utf8, static_cast<size_t>(len));
-    else PyErr_Clear();
+    if (utf8)
+      message.assign(utf8, static_cast<size_t>(len));
+    else
+      PyErr_Clear();
     Py_DECREF(s);
   } else {
     PyErr_Clear();

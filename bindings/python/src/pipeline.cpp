@@ -79,10 +79,10 @@ namespace {
 // user_data of one registered callback. Freed by the library exactly once
 // (free_user_data), after the last call.
 struct CallbackContext {
-  PyObject *fn;              // strong reference, released under the GIL
-  NativePipeline *owner;     // outlives the callbacks: the owner destroys the pipeline first
-  ds_pipeline *pipeline;     // for ds_pipeline_stop from an event listener
-  std::string name;          // for messages: the transform function's name
+  PyObject *fn;           // strong reference, released under the GIL
+  NativePipeline *owner;  // outlives the callbacks: the owner destroys the pipeline first
+  ds_pipeline *pipeline;  // for ds_pipeline_stop from an event listener
+  std::string name;       // for messages: the transform function's name
 };
 
 void free_callback_context(void *user_data) {
@@ -169,9 +169,9 @@ class NativePipeline {
     ds_error *err = nullptr;
     // On failure the library calls free_callback_context at once, on this
     // thread, which holds the GIL (PyGILState_Ensure nests).
-    ds_status st = ds_pipeline_add_transform(p, pattern.empty() ? nullptr : pattern.c_str(),
-                                             serial ? DS_TRANSFORM_SERIAL : 0u, &transform_trampoline, ctx,
-                                             &free_callback_context, &err);
+    ds_status st =
+        ds_pipeline_add_transform(p, pattern.empty() ? nullptr : pattern.c_str(), serial ? DS_TRANSFORM_SERIAL : 0u,
+                                  &transform_trampoline, ctx, &free_callback_context, &err);
     if (st != DS_OK) throw_status(st, err);
   }
 
@@ -225,8 +225,10 @@ class NativePipeline {
     GilRelease nogil;
     {
       std::shared_lock<std::shared_mutex> lock(mutex_);
-      if (!p_) was_closed = true;
-      else st = ds_pipeline_metrics(p_, &raw, &err);
+      if (!p_)
+        was_closed = true;
+      else
+        st = ds_pipeline_metrics(p_, &raw, &err);
     }
     nogil.restore();
     if (was_closed) throw_error(DS_ERR_STATE, "the pipeline is closed");
@@ -280,8 +282,10 @@ class NativePipeline {
 
   // GIL held. Keeps the first exception; steals the reference.
   void store_exception(PyObject *exc) {
-    if (!pending_) pending_ = exc;
-    else Py_XDECREF(exc);
+    if (!pending_)
+      pending_ = exc;
+    else
+      Py_XDECREF(exc);
   }
 
   static ds_status transform_trampoline(void *user_data, const ds_batch *in, ds_batch **out, ds_error **err) {
@@ -357,9 +361,9 @@ class NativePipeline {
       try {
         int32_t kind = ds_event_kind(event);
         const char *kind_name = ds_event_kind_name(kind);
-        py::object r = py::reinterpret_borrow<py::object>(ctx->fn)(
-            py::int_(kind), text(kind_name), text(ds_event_table(event)), text(ds_event_message(event)),
-            py::int_(ds_event_rows(event)));
+        py::object r =
+            py::reinterpret_borrow<py::object>(ctx->fn)(py::int_(kind), text(kind_name), text(ds_event_table(event)),
+                                                        text(ds_event_message(event)), py::int_(ds_event_rows(event)));
         (void)r;
       } catch (py::error_already_set &e) {
         e.restore();
@@ -387,7 +391,8 @@ class NativePipeline {
 };
 
 void bind_pipeline(py::module_ &m) {
-  py::class_<NativePipeline, std::shared_ptr<NativePipeline>>(m, "Pipeline", "A ds_pipeline (internal; see datasync.Pipeline).")
+  py::class_<NativePipeline, std::shared_ptr<NativePipeline>>(m, "Pipeline",
+                                                              "A ds_pipeline (internal; see datasync.Pipeline).")
       .def_static("from_yaml", &NativePipeline::from_yaml, py::arg("yaml"))
       .def_static("from_file", &NativePipeline::from_file, py::arg("path"))
       .def_static("from_config", &NativePipeline::from_config, py::arg("settings"), py::arg("routes"))

@@ -374,7 +374,8 @@ std::vector<model::TableSchemaPtr> GeneratorSource::discover(const model::TableS
   return out;
 }
 
-std::vector<model::Split> GeneratorSource::plan_splits(const model::TableSchemaPtr &table, int parallelism) {
+std::vector<model::Split> GeneratorSource::plan_splits(const model::TableSchemaPtr &table, int parallelism,
+                                                       int64_t /*split_rows: splits follow parallelism*/) {
   const int64_t rows = data_->config.rows;
   const int64_t wanted = static_cast<int64_t>(std::max(parallelism, 1)) * kSplitsPerReader;
   const int64_t by_size = std::max<int64_t>(1, rows / kMinSplitRows);

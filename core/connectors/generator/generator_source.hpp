@@ -107,7 +107,8 @@ class GeneratorSource : public model::Source {
   std::vector<model::TableSchemaPtr> discover(const model::TableSelector &selector) override;
   // Contiguous id ranges: about four per reader, none smaller than kMinSplitRows
   // (so small tables stay whole), at least one split even for an empty table.
-  std::vector<model::Split> plan_splits(const model::TableSchemaPtr &table, int parallelism) override;
+  std::vector<model::Split> plan_splits(const model::TableSchemaPtr &table, int parallelism,
+                                        int64_t split_rows) override;
   std::unique_ptr<model::SplitReader> open_reader() override;
   std::string describe() const override;
 

@@ -502,7 +502,8 @@ std::vector<model::TableSchemaPtr> SqliteSource::discover(const model::TableSele
   return out;
 }
 
-std::vector<model::Split> SqliteSource::plan_splits(const model::TableSchemaPtr &table, int parallelism) {
+std::vector<model::Split> SqliteSource::plan_splits(const model::TableSchemaPtr &table, int parallelism,
+                                                    int64_t split_rows) {
   std::lock_guard<std::mutex> lock(mutex_);
   Connection &conn = connection();
   const std::string &name = table->id.table_name;
@@ -535,7 +536,7 @@ std::vector<model::Split> SqliteSource::plan_splits(const model::TableSchemaPtr 
   st.reset();
 
   auto ceil_div = [](int64_t a, int64_t b) { return b <= 0 ? a : (a + b - 1) / b; };
-  int64_t by_size = ceil_div(rows, config_.split_rows);
+  int64_t by_size = ceil_div(rows, split_rows > 0 ? split_rows : config_.split_rows);
   int64_t by_parallelism = std::min<int64_t>(2 * std::max(parallelism, 1), ceil_div(rows, config_.min_split_rows));
   int64_t n = std::max<int64_t>({by_size, by_parallelism, 1});
   n = std::min(n, rows);

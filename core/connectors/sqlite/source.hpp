@@ -32,7 +32,8 @@ class SqliteSource : public model::Source {
   explicit SqliteSource(SourceConfig config);
 
   std::vector<model::TableSchemaPtr> discover(const model::TableSelector &selector) override;
-  std::vector<model::Split> plan_splits(const model::TableSchemaPtr &table, int parallelism) override;
+  std::vector<model::Split> plan_splits(const model::TableSchemaPtr &table, int parallelism,
+                                        int64_t split_rows) override;
   std::unique_ptr<model::SplitReader> open_reader() override;
   std::string describe() const override;
 

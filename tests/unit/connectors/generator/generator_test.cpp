@@ -118,7 +118,7 @@ TEST(GeneratorSource, DiscoverWithoutMatchNamesTheSelector) {
 
 TEST(GeneratorSource, SameSeedSameValuesOtherSeedOtherValues) {
   GeneratorSource a(config(5000, 7)), b(config(5000, 7)), c(config(5000, 8));
-  auto split = a.plan_splits(first_table(a), 1).at(0);
+  auto split = a.plan_splits(first_table(a), 1, 0).at(0);
   auto ra = read_split(a, split), rb = read_split(b, split), rc = read_split(c, split);
   ASSERT_EQ(ra.rows.size(), 5000u);
   EXPECT_EQ(ra.rows, rb.rows);
@@ -126,14 +126,14 @@ TEST(GeneratorSource, SameSeedSameValuesOtherSeedOtherValues) {
   // Tables of one source differ from each other too.
   GeneratorSource multi(config(100, 7, 10, 2));
   auto t = multi.discover(ds::model::TableSelector{});
-  auto r1 = read_split(multi, multi.plan_splits(t[0], 1)[0]);
-  auto r2 = read_split(multi, multi.plan_splits(t[1], 1)[0]);
+  auto r1 = read_split(multi, multi.plan_splits(t[0], 1, 0)[0]);
+  auto r2 = read_split(multi, multi.plan_splits(t[1], 1, 0)[0]);
   EXPECT_NE(r1.rows, r2.rows);
 }
 
 TEST(GeneratorSource, ValuesStayInTheirDomains) {
   GeneratorSource src(config(20000));
-  auto r = read_split(src, src.plan_splits(first_table(src), 1)[0], "", 4096);
+  auto r = read_split(src, src.plan_splits(first_table(src), 1, 0)[0], "", 4096);
   for (const auto &b : r.batches) {
     for (int64_t i = 0; i < b->num_rows; ++i) {
       int32_t qty = b->columns[1].value<int32_t>(i);
@@ -210,7 +210,7 @@ TEST(GeneratorSource, SplitsCoverEveryIdExactlyOnce) {
   for (int64_t rows : {0LL, 1LL, 1000LL, 65535LL, 65536LL, 200003LL, 1000000LL}) {
     for (int par : {1, 2, 3, 8}) {
       GeneratorSource src(config(rows));
-      auto splits = src.plan_splits(first_table(src), par);
+      auto splits = src.plan_splits(first_table(src), par, 0);
       ASSERT_GE(splits.size(), 1u);
       EXPECT_LE(static_cast<int>(splits.size()), par * GeneratorSource::kSplitsPerReader);
       std::set<std::string> streams;
@@ -236,11 +236,11 @@ TEST(GeneratorSource, SplitsRegenerateTheWholeTableIdentically) {
   const int64_t rows = 300000;
   GeneratorSource whole(config(rows)), parts(config(rows));
   // The whole table as one range, read by one reader.
-  auto one = whole.plan_splits(first_table(whole), 1).at(0);
+  auto one = whole.plan_splits(first_table(whole), 1, 0).at(0);
   one.range = format_range(1, rows);
   auto all = read_split(whole, one, "", 8192);
   ASSERT_EQ(all.rows.size(), static_cast<size_t>(rows));
-  auto splits = parts.plan_splits(first_table(parts), 2);
+  auto splits = parts.plan_splits(first_table(parts), 2, 0);
   ASSERT_GT(splits.size(), 1u);
   std::vector<std::string> joined;
   std::set<int64_t> seen;
@@ -256,7 +256,7 @@ TEST(GeneratorSource, SplitsRegenerateTheWholeTableIdentically) {
 
 TEST(GeneratorSource, BatchesCarryResumablePositions) {
   GeneratorSource src(config(2500));
-  auto split = src.plan_splits(first_table(src), 1).at(0);
+  auto split = src.plan_splits(first_table(src), 1, 0).at(0);
   auto r = read_split(src, split, "", 1000);
   ASSERT_EQ(r.batches.size(), 3u);
   EXPECT_EQ(r.batches[0]->num_rows, 1000);
@@ -271,7 +271,7 @@ TEST(GeneratorSource, BatchesCarryResumablePositions) {
 
 TEST(GeneratorSource, ResumesRightAfterThePosition) {
   GeneratorSource src(config(10000));
-  auto split = src.plan_splits(first_table(src), 1).at(0);
+  auto split = src.plan_splits(first_table(src), 1, 0).at(0);
   auto full = read_split(src, split, "", 1024);
   for (int64_t after : {0LL, 1LL, 1023LL, 4096LL, 9999LL}) {
     auto rest = read_split(src, split, "id=" + std::to_string(after), 1024);
@@ -291,7 +291,7 @@ TEST(GeneratorSource, ResumesRightAfterThePosition) {
 
 TEST(GeneratorSource, EmptyTableEmitsOneFinishedBatch) {
   GeneratorSource src(config(0));
-  auto splits = src.plan_splits(first_table(src), 4);
+  auto splits = src.plan_splits(first_table(src), 4, 0);
   ASSERT_EQ(splits.size(), 1u);
   auto r = read_split(src, splits[0]);
   ASSERT_EQ(r.batches.size(), 1u);
@@ -304,7 +304,7 @@ TEST(GeneratorSource, EmptyTableEmitsOneFinishedBatch) {
 TEST(GeneratorSource, NullFractionIsRoughlyRight) {
   for (int nf : {0, 10, 50, 100}) {
     GeneratorSource src(config(100000, 42, nf));
-    auto r = read_split(src, src.plan_splits(first_table(src), 1)[0], "", 8192);
+    auto r = read_split(src, src.plan_splits(first_table(src), 1, 0)[0], "", 8192);
     int64_t nulls = 0;
     for (const auto &b : r.batches) {
       nulls += b->columns[7].null_count;
@@ -323,7 +323,7 @@ TEST(GeneratorSource, NullFractionIsRoughlyRight) {
 
 TEST(GeneratorSource, StopsOnCancelAndWhenEmitRefuses) {
   GeneratorSource src(config(100000));
-  auto split = src.plan_splits(first_table(src), 1).at(0);
+  auto split = src.plan_splits(first_table(src), 1, 0).at(0);
   auto reader = src.open_reader();
   ds::model::CancelToken cancel;
   int batches = 0;
@@ -379,7 +379,7 @@ TEST(GeneratorSource, MicroMeasureRowsPerSecond) {
   const int64_t rows = 2000000;
   GeneratorSource src(config(rows));
   auto table = first_table(src);
-  auto split = src.plan_splits(table, 1).at(0);
+  auto split = src.plan_splits(table, 1, 0).at(0);
   split.range = format_range(1, rows);
   auto reader = src.open_reader();
   ds::model::CancelToken cancel;
@@ -406,7 +406,7 @@ TEST(DiscardSink, CountsRowsAndCommits) {
   EXPECT_EQ(sink.max_lanes(), 64);
   EXPECT_EQ(sink.open_checkpoint_store("p"), nullptr);
   GeneratorSource src(config(3000));
-  auto r = read_split(src, src.plan_splits(first_table(src), 1)[0], "", 1000);
+  auto r = read_split(src, src.plan_splits(first_table(src), 1, 0)[0], "", 1000);
   sink.prepare_table(*r.batches[0]->schema);
   auto w1 = sink.open_writer(0), w2 = sink.open_writer(1);
   w1->write(*r.batches[0]);
@@ -431,7 +431,7 @@ TEST(DiscardSink, InjectsAFailureAfterNRows) {
   auto sink = DiscardSink::from_options(o);
   EXPECT_EQ(sink->describe(), "discard fail_after_rows=2500");
   GeneratorSource src(config(5000));
-  auto r = read_split(src, src.plan_splits(first_table(src), 1)[0], "", 1000);
+  auto r = read_split(src, src.plan_splits(first_table(src), 1, 0)[0], "", 1000);
   auto w = sink->open_writer(0);
   w->write(*r.batches[0]);
   w->write(*r.batches[1]);

@@ -96,7 +96,7 @@ Batches read_table(const std::string &db, const std::string &table) {
   Batches out;
   auto reader = source.open_reader();
   model::CancelToken cancel;
-  for (const auto &split : source.plan_splits(tables.at(0), 1))
+  for (const auto &split : source.plan_splits(tables.at(0), 1, 0))
     reader->read(
         split, "", 1000,
         [&](std::shared_ptr<model::Batch> b) {

@@ -230,7 +230,7 @@ TEST(SqliteSource, ReadsEveryTypeExactly) {
        "INSERT INTO t (id, r, n, j) VALUES (4, 0.1 + 0.2, 0.30000000000000004, 2.5);");
   SqliteSource source(config_for(db));
   auto tables = source.discover(model::TableSelector{});
-  auto splits = source.plan_splits(tables[0], 1);
+  auto splits = source.plan_splits(tables[0], 1, 0);
   ASSERT_EQ(splits.size(), 1u);
   Batches batches = read_split(source, splits[0], "", 100);
   ASSERT_EQ(batches.size(), 1u);
@@ -296,7 +296,7 @@ TEST(SqliteSource, StorageClassMismatchNamesValueAndPlace) {
                           const std::string &context) {
     auto schema = find_table(tables, table);
     ASSERT_TRUE(schema);
-    auto splits = source.plan_splits(schema, 1);
+    auto splits = source.plan_splits(schema, 1, 0);
     try {
       read_split(source, splits[0], "", 100);
       FAIL() << "expected an error reading " << table;
@@ -335,7 +335,7 @@ TEST(SqliteSource, SplitsCoverEveryRowOnceAndResume) {
   cfg.min_split_rows = 1000;
   SqliteSource source(cfg);
   auto table = source.discover(model::TableSelector{})[0];
-  auto splits = source.plan_splits(table, 4);
+  auto splits = source.plan_splits(table, 4, 0);
   ASSERT_EQ(splits.size(), 8u) << "2 x parallelism";
   int64_t prev_hi = 0;
   int64_t estimated = 0;
@@ -396,10 +396,12 @@ TEST(SqliteSource, SplitsCoverEveryRowOnceAndResume) {
   SourceConfig small = config_for(db);
   small.split_rows = 5000;
   SqliteSource by_size(small);
-  auto many = by_size.plan_splits(table, 1);
+  auto many = by_size.plan_splits(table, 1, 0);
   EXPECT_EQ(static_cast<int64_t>(many.size()), (total + 4999) / 5000);
+  // ... and so does the pipeline's hint, passed per call.
+  EXPECT_EQ(static_cast<int64_t>(source.plan_splits(table, 1, 5000).size()), (total + 4999) / 5000);
   // Planning is stable across runs.
-  auto again = source.plan_splits(table, 4);
+  auto again = source.plan_splits(table, 4, 0);
   for (size_t i = 0; i < splits.size(); ++i) EXPECT_EQ(again[i].range, splits[i].range);
 }
 
@@ -409,7 +411,7 @@ TEST(SqliteSource, EmptyTableEmitsOneDoneBatch) {
   exec(db, "CREATE TABLE e (id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE ew (k TEXT PRIMARY KEY) WITHOUT ROWID;");
   SqliteSource source(config_for(db));
   for (const auto &t : source.discover(model::TableSelector{})) {
-    auto splits = source.plan_splits(t, 4);
+    auto splits = source.plan_splits(t, 4, 0);
     ASSERT_EQ(splits.size(), 1u);
     Batches b = read_split(source, splits[0], "", 10);
     ASSERT_EQ(b.size(), 1u) << t->id.table_name;
@@ -437,7 +439,7 @@ TEST(SqliteSource, WithoutRowidResumesAfterTheLastKey) {
   SqliteSource source(config_for(db));
   auto tables = source.discover(model::TableSelector{});
   for (const auto &table : tables) {
-    auto splits = source.plan_splits(table, 8);
+    auto splits = source.plan_splits(table, 8, 0);
     ASSERT_EQ(splits.size(), 1u);
     EXPECT_EQ(splits[0].range, "pk");
     EXPECT_EQ(splits[0].stream, "main." + table->id.table_name + "#0");
@@ -471,7 +473,7 @@ TEST(SqliteSource, WithoutRowidResumesAfterTheLastKey) {
     }
   }
   // A malformed position is a state error, not a silent restart.
-  auto splits = source.plan_splits(find_table(tables, "w"), 1);
+  auto splits = source.plan_splits(find_table(tables, "w"), 1, 0);
   try {
     read_split(source, splits[0], "rowid=3", 10);
     FAIL() << "expected an error";
@@ -487,7 +489,7 @@ TEST(SqliteSource, StopsWhenEmitRefusesOrCancelled) {
        "CREATE TABLE t (id INTEGER PRIMARY KEY);"
        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 100) INSERT INTO t SELECT x FROM n;");
   SqliteSource source(config_for(db));
-  auto split = source.plan_splits(source.discover(model::TableSelector{})[0], 1)[0];
+  auto split = source.plan_splits(source.discover(model::TableSelector{})[0], 1, 0)[0];
   auto reader = source.open_reader();
   model::CancelToken cancel;
   int calls = 0;
