@@ -14,6 +14,7 @@
 #include "connectors/sqlite/sqlite.hpp"
 #include "connectors/sqlite/values.hpp"
 #include "model/error.hpp"
+#include "sqlite_test_util.hpp"
 
 namespace {
 
@@ -21,31 +22,8 @@ using namespace ds;
 using namespace ds::connectors::sqlite;
 using model::TypeId;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/ds_sqlite_sink_XXXXXX";
-    const char *p = mkdtemp(tmpl);
-    if (!p) std::abort();
-    path_ = p;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string &name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-void exec(const std::string &db, const std::string &sql) {
-  sqlite3 *h = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  char *err = nullptr;
-  int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
-  std::string msg = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(h);
-  ASSERT_EQ(rc, SQLITE_OK) << msg << " in " << sql;
-}
+using ds::test::exec;
+using ds::test::TempDir;
 
 // Rows of `sql`, each value as text ("NULL" for NULL).
 std::vector<std::vector<std::string>> query(const std::string &db, const std::string &sql) {
