@@ -3,6 +3,7 @@
 
 #include "connectors/discard/discard.hpp"
 #include "connectors/generator/generator.hpp"
+#include "connectors/postgres/postgres.hpp"
 #include "connectors/registry.hpp"
 #include "connectors/sqlite/sqlite.hpp"
 
@@ -14,6 +15,7 @@ void register_builtin_connectors() {
     sqlite::register_connector();
     generator::register_connector();
     discard::register_connector();
+    postgres::register_connector();
   });
 }
 

@@ -1,0 +1,106 @@
+#include "connectors/postgres/catalog.hpp"
+
+#include <memory>
+
+namespace ds::connectors::postgres {
+
+using model::TypeId;
+
+std::vector<TableEntry> list_tables(Connection &conn) {
+  Result r = conn.exec(
+      "SELECT n.nspname, c.relname, c.oid, c.relkind, greatest(c.reltuples, 0)::bigint, c.relpages "
+      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+      "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
+      "AND n.nspname NOT LIKE 'pg\\_temp\\_%' "
+      "ORDER BY 1, 2");
+  std::vector<TableEntry> out;
+  out.reserve(static_cast<size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    TableEntry t;
+    t.id = model::TableId{"", r.value(i, 0), r.value(i, 1)};
+    t.oid = static_cast<uint32_t>(r.int_value(i, 2));
+    t.relkind = r.value(i, 3)[0];
+    t.row_estimate = r.int_value(i, 4);
+    t.pages = r.int_value(i, 5);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+model::DataType map_type(const std::string &typname, int typmod, const std::string &formatted) {
+  model::DataType t;
+  t.source_name = formatted;
+  static const struct {
+    const char *name;
+    TypeId id;
+  } simple[] = {{"bool", TypeId::boolean},      {"int2", TypeId::int16},          {"int4", TypeId::int32},
+                {"int8", TypeId::int64},        {"float4", TypeId::float32},      {"float8", TypeId::float64},
+                {"text", TypeId::string},       {"varchar", TypeId::string},      {"bpchar", TypeId::string},
+                {"name", TypeId::string},       {"bytea", TypeId::binary},        {"date", TypeId::date},
+                {"time", TypeId::time},         {"timestamp", TypeId::timestamp}, {"timestamptz", TypeId::timestamp_tz},
+                {"interval", TypeId::interval}, {"uuid", TypeId::uuid},           {"json", TypeId::json},
+                {"jsonb", TypeId::json}};
+  for (const auto &s : simple) {
+    if (typname == s.name) {
+      t.id = s.id;
+      return t;
+    }
+  }
+  if (typname == "numeric" && typmod >= 4) {
+    int p = ((typmod - 4) >> 16) & 0xffff;
+    int s = (((typmod - 4) & 0x7ff) ^ 1024) - 1024;  // PostgreSQL 15 allows negative scales
+    if (p >= 1 && p <= 38 && s >= 0 && s <= p) {
+      t.id = TypeId::decimal;
+      t.precision = static_cast<int16_t>(p);
+      t.scale = static_cast<int16_t>(s);
+      return t;
+    }
+  }
+  t.id = TypeId::unknown;  // arrays, enums, inet, money, bit, unconstrained numeric...: their text output
+  return t;
+}
+
+model::TableSchemaPtr load_schema(Connection &conn, const TableEntry &table) {
+  const std::string name = table.id.to_string();
+  const std::string oid = std::to_string(table.oid);
+  // Walks domain chains to the base type; a domain's own typmod wins over the column's.
+  Result r = conn.exec_params(
+      "WITH RECURSIVE cols AS ("
+      " SELECT a.attnum, a.attname, a.attnotnull, a.atttypid AS tid, a.atttypmod AS tmod, 0 AS depth,"
+      "  coalesce(pg_get_expr(d.adbin, d.adrelid), '') AS dflt"
+      " FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+      " WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
+      " UNION ALL"
+      " SELECT c.attnum, c.attname, c.attnotnull OR t.typnotnull, t.typbasetype,"
+      "  CASE WHEN t.typtypmod <> -1 THEN t.typtypmod ELSE c.tmod END, c.depth + 1, c.dflt"
+      " FROM cols c JOIN pg_type t ON t.oid = c.tid WHERE t.typtype = 'd')"
+      "SELECT DISTINCT ON (c.attnum) c.attname, c.attnotnull, t.typname, c.tmod, format_type(c.tid, c.tmod), c.dflt "
+      "FROM cols c JOIN pg_type t ON t.oid = c.tid ORDER BY c.attnum, c.depth DESC",
+      {oid}, name);
+  auto schema = std::make_shared<model::TableSchema>();
+  schema->id = table.id;
+  if (r.rows() == 0)
+    throw Error(Code::not_found, "table " + name + " does not exist or has no columns",
+                conn.context() + " table=" + name);
+  for (int i = 0; i < r.rows(); ++i) {
+    model::ColumnSchema c;
+    c.name = r.value(i, 0);
+    c.nullable = r.value(i, 1) != "t";
+    c.type = map_type(r.value(i, 2), static_cast<int>(r.int_value(i, 3)), r.value(i, 4));
+    c.default_expression = r.value(i, 5);
+    schema->columns.push_back(std::move(c));
+  }
+  Result pk = conn.exec_params(
+      "SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) "
+      "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+      "WHERE i.indrelid = $1::oid AND i.indisprimary ORDER BY k.ord",
+      {oid}, name);
+  for (int i = 0; i < pk.rows(); ++i) {
+    int idx = schema->find_column(pk.value(i, 0));
+    if (idx >= 0) schema->primary_key.push_back(idx);
+  }
+  return schema;
+}
+
+}  // namespace ds::connectors::postgres

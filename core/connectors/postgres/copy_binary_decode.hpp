@@ -1,0 +1,87 @@
+// Decodes PostgreSQL's binary COPY stream ("PGCOPY\n\377\r\n\0", flags,
+// header extension, tuples, trailer -1) straight into a BatchBuilder. Bytes
+// arrive in arbitrary chunks (CopyData messages); a tuple split across chunks
+// is buffered until complete, so memory stays one tuple plus one batch.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/batch.hpp"
+
+namespace ds::connectors::postgres {
+
+// How one field of the COPY row is decoded.
+enum class FieldKind : uint8_t {
+  boolean,
+  int16,
+  int32,
+  int64,
+  float32,
+  float64,
+  numeric,  // into decimal(p,s)
+  text,     // text, varchar, bpchar, name, json, `col::text` of unknown types: raw bytes
+  bytea,
+  date,
+  time,
+  timestamp,  // timestamp and timestamptz
+  interval,
+  uuid,
+  jsonb,  // version byte 1 + text
+  tid,    // an extra ctid field: not stored, captured as the row key
+};
+
+struct FieldPlan {
+  FieldKind kind = FieldKind::text;
+  int column = -1;  // builder column; -1 for extra fields that are not stored
+  int precision = 0;
+  int scale = 0;
+  std::string name;  // for errors
+};
+
+// Picks the field kind for a column of the engine's type ("jsonb" told apart by source_name).
+FieldKind field_kind_for(const model::DataType &type);
+
+class CopyBinaryDecoder {
+ public:
+  // `key_field` is the index of the field whose raw bytes identify the row
+  // (the integer key or the extra ctid), or -1. `context` prefixes errors.
+  CopyBinaryDecoder(std::vector<FieldPlan> fields, int key_field, std::string context);
+
+  void set_builder(model::BatchBuilder *builder) { builder_ = builder; }
+  // Called after each complete row; returns false to stop decoding.
+  void set_on_row(std::function<bool()> on_row) { on_row_ = std::move(on_row); }
+
+  // Consumes a chunk; returns false when on_row asked to stop. Throws
+  // ds::Error(data) on a malformed stream or an unrepresentable value.
+  bool feed(const char *data, size_t size);
+  bool finished() const { return finished_; }  // the trailer was seen
+  // Raw bytes of the key field of the last complete row ("" before the first).
+  const std::string &last_key() const { return last_key_; }
+  // Text of a key field's bytes: integer value, or "(block,item)" for a ctid.
+  std::string key_text(const std::string &raw) const;
+  int64_t rows() const { return rows_; }
+
+ private:
+  // Decodes one tuple at p (n bytes available). Returns bytes used, 0 when incomplete.
+  size_t parse_tuple(const uint8_t *p, size_t n);
+  size_t parse_header(const uint8_t *p, size_t n);
+  void decode_field(const FieldPlan &f, const uint8_t *p, int32_t len, const uint8_t *row_key, int32_t key_len);
+  [[noreturn]] void fail(const FieldPlan &f, const std::string &what, const uint8_t *row_key, int32_t key_len) const;
+
+  std::vector<FieldPlan> fields_;
+  int key_field_;
+  std::string context_;
+  model::BatchBuilder *builder_ = nullptr;
+  std::function<bool()> on_row_;
+  std::string pending_;
+  bool header_done_ = false;
+  bool finished_ = false;
+  std::string last_key_;
+  int64_t rows_ = 0;
+  int64_t last_row_seen_ = 0;
+  std::vector<std::pair<const uint8_t *, int32_t>> scratch_;
+};
+
+}  // namespace ds::connectors::postgres

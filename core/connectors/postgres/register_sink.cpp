@@ -1,0 +1,69 @@
+// The postgres sink's entry in the connector registry: its configuration keys
+// and factory. (The source side registers itself in register.cpp.)
+#include "connectors/postgres/register.hpp"
+#include "connectors/postgres/sink.hpp"
+#include "connectors/registry.hpp"
+
+namespace ds::connectors::postgres {
+namespace {
+
+config::KeySpec sink_key(std::string name, config::KeyType type, std::string doc, std::string default_value = "",
+                         bool required = false, std::vector<std::string> choices = {}) {
+  config::KeySpec k;
+  k.name = std::move(name);
+  k.type = type;
+  k.doc = std::move(doc);
+  k.default_value = std::move(default_value);
+  k.required = required;
+  k.choices = std::move(choices);
+  return k;
+}
+
+}  // namespace
+
+void register_sink_type() {
+  using config::KeyType;
+  config::KeySpec password = sink_key("password", KeyType::string, "Password of the user (never printed).");
+  password.secret = true;
+  config::KeySpec port = sink_key("port", KeyType::integer, "TCP port of the server.", "5432");
+  port.min = 1;
+  port.max = 65535;
+  config::KeySpec timeout = sink_key("connect_timeout", KeyType::integer, "Connection timeout in seconds.", "10");
+  timeout.min = 0;
+  register_sink(
+      "postgres",
+      "Writes into a PostgreSQL database: binary COPY for inserts, a staging table for upserts and deletes, the "
+      "checkpoint in the data's transaction.",
+      {sink_key("host", KeyType::string, "Host name or address of the server.", "127.0.0.1"), port,
+       sink_key("user", KeyType::string, "User to connect as.", "", true), password,
+       sink_key("database", KeyType::string, "Database to write into.", "", true),
+       sink_key("schema", KeyType::string,
+                "Schema to write every table into. Default: the source table's schema (created when missing; "
+                "public when the source has none)."),
+       sink_key("create_tables", KeyType::boolean, "Create missing target tables from the source schema.", "true"),
+       sink_key("write_mode", KeyType::choice,
+                "insert: binary COPY (a duplicate key fails); upsert: INSERT ... ON CONFLICT (primary key) DO UPDATE "
+                "through a staging table.",
+                "insert", false, {"insert", "upsert"}),
+       timeout,
+       sink_key("checkpoint_schema", KeyType::string,
+                "Schema of the _datasync_checkpoint table in the target database.", "public")},
+      [](const model::Options &o, const ConnectorContext &ctx) -> std::unique_ptr<model::Sink> {
+        SinkConfig c;
+        c.params.host = o.get_string("host", "127.0.0.1");
+        c.params.port = static_cast<int>(o.get_int("port", 5432));
+        c.params.user = o.get_string("user");
+        c.params.password = o.get_string("password");
+        c.params.database = o.get_string("database");
+        c.params.connect_timeout = static_cast<int>(o.get_int("connect_timeout", 10));
+        c.params.role = "sink";
+        c.schema = o.get_string("schema");
+        c.pipeline_name = ctx.pipeline_name;
+        c.create_tables = o.get_bool("create_tables", true);
+        c.write_mode = o.get_string("write_mode", "insert");
+        c.checkpoint_schema = o.get_string("checkpoint_schema", "public");
+        return std::make_unique<PostgresSink>(std::move(c));
+      });
+}
+
+}  // namespace ds::connectors::postgres

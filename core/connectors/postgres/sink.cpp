@@ -1,0 +1,490 @@
+#include "connectors/postgres/sink.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include "connectors/postgres/checkpoint.hpp"
+#include "connectors/postgres/copy_binary_encode.hpp"
+#include "connectors/postgres/ddl.hpp"
+#include "model/error.hpp"
+
+namespace ds::connectors::postgres {
+namespace {
+
+constexpr size_t kChunkBytes = 1 << 20;  // COPY data is sent in chunks of about this size
+constexpr const char *kDdlLock = "SELECT pg_advisory_xact_lock(7308462419870435)";
+
+void rollback_quietly(Connection &conn) {
+  if (!conn.ok() || !conn.in_transaction()) return;
+  try {
+    conn.exec("ROLLBACK");
+  } catch (...) {
+  }
+}
+
+bool same_columns(const model::TableSchema &a, const model::TableSchema &b) {
+  if (a.id != b.id || a.columns.size() != b.columns.size()) return false;
+  for (size_t i = 0; i < a.columns.size(); ++i)
+    if (a.columns[i].name != b.columns[i].name || a.columns[i].type != b.columns[i].type) return false;
+  return true;
+}
+
+std::string source_column(const model::ColumnSchema &c) {
+  std::string s = c.name + " " + model::to_string(c.type);
+  if (!c.type.source_name.empty()) s += " (" + c.type.source_name + ")";
+  return s;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ SinkShared
+
+Connection &SinkShared::connection() {
+  if (!conn || !conn->ok()) {
+    conn.reset();
+    conn = std::make_unique<Connection>(config.params);
+    conn->exec("SET client_min_messages = warning");  // no "already exists, skipping" notices
+  }
+  return *conn;
+}
+
+void SinkShared::ensure_checkpoint_table() {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (checkpoint_ready) return;
+  postgres::ensure_checkpoint_table(connection(), config.checkpoint_schema);
+  checkpoint_ready = true;
+}
+
+// ---------------------------------------------------------------- PostgresSink
+
+PostgresSink::PostgresSink(SinkConfig config) {
+  config.params.role = "sink";
+  context_ = "sink=postgres " + config.params.context();
+  if (config.params.user.empty()) throw Error(Code::config, "the postgres sink needs a user", context_);
+  if (config.params.database.empty()) throw Error(Code::config, "the postgres sink needs a database", context_);
+  if (config.write_mode != "insert" && config.write_mode != "upsert")
+    throw Error(Code::config, "write_mode '" + config.write_mode + "' is not one of insert, upsert", context_);
+  if (config.checkpoint_schema.empty()) config.checkpoint_schema = "public";
+  shared_ = std::make_shared<SinkShared>(std::move(config));
+}
+
+std::string PostgresSink::describe() const {
+  const ConnParams &p = shared_->config.params;
+  return "postgres host=" + p.host + " port=" + std::to_string(p.port) + " database=" + p.database;
+}
+
+std::string PostgresSink::target_schema(const model::TableId &id) const {
+  if (!shared_->config.schema.empty()) return shared_->config.schema;
+  return id.schema_name.empty() ? "public" : id.schema_name;
+}
+
+void PostgresSink::prepare_table(const model::TableSchema &schema) {
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  Connection &conn = shared_->connection();
+  const std::string ns = target_schema(schema.id);
+  const std::string &name = schema.id.table_name;
+  const std::string display = ns + "." + name;
+  const std::string ctx = context_ + " table=" + display;
+  if (schema.columns.empty()) throw Error(Code::schema, "table " + display + " has no columns to write", ctx);
+
+  char kind = relation_kind(conn, ns, name);
+  if (kind == '\0') {
+    if (!shared_->config.create_tables)
+      throw Error(Code::not_found, "target table " + display + " does not exist and create_tables is false", ctx);
+    std::vector<std::string> types;
+    types.reserve(schema.columns.size());
+    for (const model::ColumnSchema &c : schema.columns) types.push_back(column_type_for_create(conn, c.type));
+    const std::string sql = create_table_sql(ns, schema, types);
+    conn.exec("BEGIN");
+    try {
+      conn.exec(kDdlLock);
+      conn.exec("CREATE SCHEMA IF NOT EXISTS " + quote_identifier(ns), display);
+      conn.exec(sql, display);
+      conn.exec("COMMIT");
+    } catch (...) {
+      rollback_quietly(conn);
+      throw;
+    }
+    return;
+  }
+  if (kind != 'r' && kind != 'p')
+    throw Error(Code::schema, "target " + display + " is not a table (relkind '" + std::string(1, kind) + "')", ctx);
+
+  std::vector<TargetColumn> target = target_columns(conn, ns, name);
+  for (const model::ColumnSchema &c : schema.columns) {
+    const TargetColumn *t = find_target_column(target, c.name);
+    if (!t)
+      throw Error(
+          Code::schema,
+          "target table " + display + " has no column '" + c.name + "' (source column " + source_column(c) + ")", ctx);
+    if (t->generated)
+      throw Error(Code::schema,
+                  "column '" + t->name + "' of target table " + display + " is generated and cannot be written", ctx);
+    if (!target_accepts(c.type, *t))
+      throw Error(Code::schema,
+                  "column '" + c.name + "' of target table " + display + " is " + t->type + " but the source sends " +
+                      source_column(c),
+                  ctx);
+  }
+  for (const TargetColumn &t : target) {
+    if (!t.not_null || t.has_default) continue;
+    bool found = false;
+    for (const model::ColumnSchema &c : schema.columns) found = found || find_target_column(target, c.name) == &t;
+    if (!found)
+      throw Error(Code::schema,
+                  "column '" + t.name + "' of target table " + display + " (" + t.type +
+                      ") is NOT NULL without a default and the source has no such column",
+                  ctx);
+  }
+}
+
+void PostgresSink::apply_schema_change(const model::SchemaChange &change) {
+  using model::SchemaChangeKind;
+  if (change.kind == SchemaChangeKind::create_table) {
+    if (!change.schema_after) throw Error(Code::invalid_argument, "create_table change without a schema", context_);
+    prepare_table(*change.schema_after);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  Connection &conn = shared_->connection();
+  const std::string ns = target_schema(change.table);
+  const std::string display = ns + "." + change.table.table_name;
+  const std::string table = qualified_name(ns, change.table.table_name);
+  const std::string ctx = context_ + " table=" + display;
+  std::string sql;
+  switch (change.kind) {
+    case SchemaChangeKind::add_column: {
+      model::DataType type = change.new_type;
+      if (change.schema_after) {
+        int i = change.schema_after->find_column(change.column);
+        if (i >= 0) type = change.schema_after->columns[static_cast<size_t>(i)].type;
+      }
+      sql = "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + quote_identifier(change.column) + " " +
+            column_type_for_create(conn, type);
+      break;
+    }
+    case SchemaChangeKind::drop_column:
+      sql = "ALTER TABLE " + table + " DROP COLUMN IF EXISTS " + quote_identifier(change.column);
+      break;
+    case SchemaChangeKind::rename_column:
+      sql = "ALTER TABLE " + table + " RENAME COLUMN " + quote_identifier(change.column) + " TO " +
+            quote_identifier(change.new_name);
+      break;
+    case SchemaChangeKind::truncate_table: sql = "TRUNCATE " + table; break;
+    case SchemaChangeKind::drop_table: sql = "DROP TABLE IF EXISTS " + table; break;
+    case SchemaChangeKind::alter_column_type:
+      throw Error(Code::unsupported,
+                  "the postgres sink cannot change the type of column '" + change.column + "' of " + display + " yet",
+                  ctx);
+    case SchemaChangeKind::create_table: break;
+  }
+  conn.exec(sql, display);
+}
+
+std::unique_ptr<model::SinkWriter> PostgresSink::open_writer(int /*lane*/) {
+  return std::make_unique<PostgresSinkWriter>(shared_);
+}
+
+std::unique_ptr<model::CheckpointStore> PostgresSink::open_checkpoint_store(const std::string &pipeline_name) {
+  return std::make_unique<PostgresCheckpointStore>(shared_->config.params, shared_->config.checkpoint_schema,
+                                                   pipeline_name);
+}
+
+// ---------------------------------------------------------- PostgresSinkWriter
+
+struct PostgresSinkWriter::TableState {
+  model::TableSchemaPtr schema;
+  std::string display;    // "s.t"
+  std::string qualified;  // "s"."t"
+  std::string ctx;
+  std::vector<TargetColumn> targets;        // the target column of each batch column
+  std::vector<std::optional<Wire>> direct;  // direct binary encoding into the target, per batch column
+  bool all_direct = true;
+  std::vector<int> key;     // batch columns of the target's primary key (empty when it has none or some is absent)
+  std::string column_list;  // quoted target column names, batch order
+  std::string copy_sql;     // direct COPY
+  std::optional<CopyBinaryEncoder> direct_encoder;
+  // Staging.
+  std::string stage;  // pg_temp."_ds_stage_N"
+  bool stage_ready = false;
+  std::optional<CopyBinaryEncoder> stage_encoder;
+  std::string stage_ddl, stage_copy_sql;
+};
+
+PostgresSinkWriter::PostgresSinkWriter(std::shared_ptr<SinkShared> shared)
+    : shared_(std::move(shared)), config_(shared_->config), context_("sink=postgres " + config_.params.context()) {}
+
+PostgresSinkWriter::~PostgresSinkWriter() {
+  if (conn_) rollback_quietly(*conn_);
+}
+
+Connection &PostgresSinkWriter::connection() {
+  if (!conn_ || !conn_->ok()) {
+    conn_.reset();
+    for (auto &t : tables_) t.second->stage_ready = false;
+    conn_ = std::make_unique<Connection>(config_.params);
+    // Casts between timestamp and timestamptz in staged writes are done in UTC.
+    conn_->exec("SET TIME ZONE 'UTC'; SET client_min_messages = warning");
+  }
+  return *conn_;
+}
+
+PostgresSinkWriter::TableState &PostgresSinkWriter::state_for(const model::Batch &batch) {
+  if (!batch.schema) throw Error(Code::invalid_argument, "a batch without a schema", context_);
+  const model::TableSchema &schema = *batch.schema;
+  const std::string ns = !config_.schema.empty()         ? config_.schema
+                         : schema.id.schema_name.empty() ? std::string("public")
+                                                         : schema.id.schema_name;
+  const std::string qualified = qualified_name(ns, schema.id.table_name);
+  auto it = tables_.find(qualified);
+  if (it != tables_.end()) {
+    TableState &ts = *it->second;
+    if (ts.schema == batch.schema) return ts;
+    if (same_columns(*ts.schema, schema)) {
+      ts.schema = batch.schema;
+      return ts;
+    }
+    tables_.erase(it);
+  }
+  Connection &conn = connection();
+  auto ts = std::make_unique<TableState>();
+  ts->schema = batch.schema;
+  ts->display = ns + "." + schema.id.table_name;
+  ts->qualified = qualified;
+  ts->ctx = context_ + " table=" + ts->display;
+  std::vector<TargetColumn> target = target_columns(conn, ns, schema.id.table_name);
+  if (target.empty()) throw Error(Code::not_found, "target table " + ts->display + " does not exist", ts->ctx);
+  std::vector<Wire> direct_wires, stage_wires;
+  std::string stage_columns;
+  for (size_t i = 0; i < schema.columns.size(); ++i) {
+    const model::ColumnSchema &c = schema.columns[i];
+    const TargetColumn *t = find_target_column(target, c.name);
+    if (!t)
+      throw Error(
+          Code::schema,
+          "target table " + ts->display + " has no column '" + c.name + "' (source column " + source_column(c) + ")",
+          ts->ctx);
+    if (t->generated)
+      throw Error(Code::schema,
+                  "column '" + t->name + "' of target table " + ts->display + " is generated and cannot be written",
+                  ts->ctx);
+    if (!target_accepts(c.type, *t))
+      throw Error(Code::schema,
+                  "column '" + c.name + "' of target table " + ts->display + " is " + t->type +
+                      " but the source sends " + source_column(c),
+                  ts->ctx);
+    ts->targets.push_back(*t);
+    std::optional<Wire> w = wire_for(c.type, t->typname, t->is_enum);
+    ts->direct.push_back(w);
+    if (!w) ts->all_direct = false;
+    Wire sw = w ? *w : natural_wire(c.type.id);
+    direct_wires.push_back(sw);
+    stage_wires.push_back(sw);
+    ts->column_list += (i ? ", " : "") + quote_identifier(t->name);
+    stage_columns += "\"c" + std::to_string(i) + "\" " + (w ? t->type : std::string(wire_type_name(sw))) + ", ";
+  }
+  std::vector<std::pair<int, int>> pk;  // (position, batch column)
+  bool complete = true;
+  for (const TargetColumn &t : target) {
+    if (t.pk_position <= 0) continue;
+    int found = -1;
+    for (size_t i = 0; i < ts->targets.size(); ++i)
+      if (ts->targets[i].name == t.name) found = static_cast<int>(i);
+    if (found < 0) complete = false;
+    pk.emplace_back(t.pk_position, found);
+  }
+  std::sort(pk.begin(), pk.end());
+  if (complete)
+    for (const auto &k : pk) ts->key.push_back(k.second);
+
+  ts->copy_sql = "COPY " + qualified + " (" + ts->column_list + ") FROM STDIN (FORMAT binary)";
+  ts->direct_encoder.emplace(ts->all_direct ? direct_wires : std::vector<Wire>{});
+  stage_wires.push_back(Wire::int8);  // _ds_seq
+  stage_wires.push_back(Wire::int2);  // _ds_op
+  ts->stage_encoder.emplace(std::move(stage_wires));
+  ts->stage = "pg_temp.\"_ds_stage_" + std::to_string(next_stage_++) + "\"";
+  ts->stage_ddl = "CREATE TEMP TABLE IF NOT EXISTS " + ts->stage.substr(8) + " (" + stage_columns +
+                  "\"_ds_seq\" int8, \"_ds_op\" int2) ON COMMIT DELETE ROWS";
+  std::string stage_cols;
+  for (size_t i = 0; i < schema.columns.size(); ++i) stage_cols += "\"c" + std::to_string(i) + "\", ";
+  ts->stage_copy_sql = "COPY " + ts->stage + " (" + stage_cols + "\"_ds_seq\", \"_ds_op\") FROM STDIN (FORMAT binary)";
+  TableState &ref = *ts;
+  tables_[qualified] = std::move(ts);
+  return ref;
+}
+
+void PostgresSinkWriter::begin() {
+  Connection &conn = connection();
+  if (!conn.in_transaction()) conn.exec("BEGIN", "");
+}
+
+namespace {
+
+// Sends the buffer when it holds a chunk's worth (or always when `all`).
+void flush(Connection &conn, std::string &buffer, bool all) {
+  if (buffer.empty() || (!all && buffer.size() < kChunkBytes)) return;
+  conn.put_copy_data(buffer.data(), buffer.size());
+  buffer.clear();
+}
+
+// Rethrows an encoding error naming the column and the table.
+[[noreturn]] void rethrow_encoding(const Error &e, const std::string &column, const std::string &display,
+                                   const std::string &ctx) {
+  throw Error(e.code(), std::string(e.what()) + " (column '" + column + "' of " + display + ")", ctx, e.retriable());
+}
+
+}  // namespace
+
+void PostgresSinkWriter::copy_direct(TableState &ts, const model::Batch &batch) {
+  Connection &conn = *conn_;
+  const CopyBinaryEncoder &enc = *ts.direct_encoder;
+  const size_t ncols = batch.columns.size();
+  const auto &cols = ts.schema->columns;
+  conn.copy_in_begin(ts.copy_sql, ts.display);
+  size_t c = 0;
+  try {
+    buffer_.clear();
+    CopyBinaryEncoder::append_header(buffer_);
+    for (int64_t r = 0; r < batch.num_rows; ++r) {
+      CopyBinaryEncoder::begin_row(buffer_, static_cast<int16_t>(ncols));
+      for (c = 0; c < ncols; ++c) enc.append_field(buffer_, c, batch.columns[c], cols[c].type, r);
+      flush(conn, buffer_, false);
+    }
+    CopyBinaryEncoder::append_trailer(buffer_);
+    flush(conn, buffer_, true);
+  } catch (const Error &e) {
+    buffer_.clear();
+    if (e.code() != Code::data) throw;
+    conn.copy_in_abort("datasync: cannot encode a value");
+    rethrow_encoding(e, cols[c].name, ts.display, ts.ctx);
+  }
+  conn.copy_in_end();
+}
+
+void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch, bool changes) {
+  Connection &conn = *conn_;
+  const auto &cols = ts.schema->columns;
+  const size_t ncols = batch.columns.size();
+  if (!ts.stage_ready) {
+    conn.exec(ts.stage_ddl, ts.display);
+    ts.stage_ready = true;
+  } else {
+    conn.exec("TRUNCATE " + ts.stage, ts.display);
+  }
+  const bool keyed = changes && !ts.key.empty();
+  bool any_delete = false, any_upsert = false;
+  const CopyBinaryEncoder &enc = *ts.stage_encoder;
+  conn.copy_in_begin(ts.stage_copy_sql, ts.display);
+  size_t c = 0;
+  try {
+    buffer_.clear();
+    CopyBinaryEncoder::append_header(buffer_);
+    for (int64_t r = 0; r < batch.num_rows; ++r) {
+      model::Op op = batch.op(r);
+      if (op == model::Op::update_before) continue;
+      bool del = op == model::Op::remove;
+      if (del && !keyed)
+        throw Error(Code::unsupported,
+                    "cannot delete rows from " + ts.display +
+                        ": the target has no primary key (or the source does not send all of its columns)",
+                    ts.ctx);
+      (del ? any_delete : any_upsert) = true;
+      CopyBinaryEncoder::begin_row(buffer_, static_cast<int16_t>(ncols + 2));
+      for (c = 0; c < ncols; ++c) enc.append_field(buffer_, c, batch.columns[c], cols[c].type, r);
+      CopyBinaryEncoder::append_int8(buffer_, r);
+      CopyBinaryEncoder::append_int2(buffer_, static_cast<int16_t>(del ? 3 : 0));
+      flush(conn, buffer_, false);
+    }
+    CopyBinaryEncoder::append_trailer(buffer_);
+    flush(conn, buffer_, true);
+  } catch (const Error &e) {
+    buffer_.clear();
+    conn.copy_in_abort("datasync: cannot encode the batch");
+    if (e.code() != Code::data) throw;
+    rethrow_encoding(e, cols[c].name, ts.display, ts.ctx);
+  }
+  conn.copy_in_end();
+
+  auto stage_col = [](size_t i) { return "s.\"c" + std::to_string(i) + "\""; };
+  auto expr = [&](size_t i) {
+    return ts.direct[i] ? stage_col(i) : "CAST(" + stage_col(i) + " AS " + ts.targets[i].type + ")";
+  };
+  std::string select;
+  for (size_t i = 0; i < ncols; ++i) select += (i ? ", " : "") + expr(i);
+
+  if (!keyed) {
+    conn.exec("INSERT INTO " + ts.qualified + " (" + ts.column_list + ") OVERRIDING SYSTEM VALUE SELECT " + select +
+                  " FROM " + ts.stage + " s ORDER BY s.\"_ds_seq\"",
+              ts.display);
+    return;
+  }
+  std::string key_stage, key_target;
+  for (size_t k = 0; k < ts.key.size(); ++k) {
+    size_t i = static_cast<size_t>(ts.key[k]);
+    key_stage += (k ? ", " : "") + std::string("\"c") + std::to_string(i) + "\"";
+    key_target += (k ? ", " : "") + quote_identifier(ts.targets[i].name);
+  }
+  // The last row of each key decides: deleted, or upserted with its values.
+  const std::string last =
+      "(SELECT DISTINCT ON (" + key_stage + ") * FROM " + ts.stage + " ORDER BY " + key_stage + ", \"_ds_seq\" DESC) s";
+  if (any_delete) {
+    std::string match;
+    for (size_t k = 0; k < ts.key.size(); ++k) {
+      size_t i = static_cast<size_t>(ts.key[k]);
+      match += " AND t." + quote_identifier(ts.targets[i].name) + " = " + expr(i);
+    }
+    conn.exec("DELETE FROM " + ts.qualified + " t USING " + last + " WHERE s.\"_ds_op\" = 3" + match, ts.display);
+  }
+  if (any_upsert) {
+    std::string sets;
+    for (size_t i = 0; i < ncols; ++i) {
+      if (std::find(ts.key.begin(), ts.key.end(), static_cast<int>(i)) != ts.key.end()) continue;
+      std::string q = quote_identifier(ts.targets[i].name);
+      sets += (sets.empty() ? "" : ", ") + q + " = EXCLUDED." + q;
+    }
+    conn.exec("INSERT INTO " + ts.qualified + " (" + ts.column_list + ") OVERRIDING SYSTEM VALUE SELECT " + select +
+                  " FROM " + last + " WHERE s.\"_ds_op\" <> 3 ON CONFLICT (" + key_target + ") " +
+                  (sets.empty() ? "DO NOTHING" : "DO UPDATE SET " + sets),
+              ts.display);
+  }
+}
+
+void PostgresSinkWriter::write(const model::Batch &batch) {
+  if (batch.num_rows == 0) return;
+  begin();
+  TableState &ts = state_for(batch);
+  bool changes = config_.write_mode == "upsert";
+  if (!changes && batch.ops)
+    for (int64_t r = 0; r < batch.num_rows && !changes; ++r) changes = batch.op(r) != model::Op::insert;
+  if (!changes && ts.all_direct)
+    copy_direct(ts, batch);
+  else
+    write_staged(ts, batch, changes);
+}
+
+void PostgresSinkWriter::commit(const std::vector<model::Position> *positions) {
+  if (positions && !positions->empty()) {
+    shared_->ensure_checkpoint_table();
+    begin();
+    upsert_checkpoints(*conn_, config_.checkpoint_schema, config_.pipeline_name, *positions);
+  }
+  if (conn_ && conn_->in_transaction()) conn_->exec("COMMIT");
+}
+
+void PostgresSinkWriter::rollback() {
+  buffer_.clear();
+  if (!conn_) return;
+  if (!conn_->ok()) {
+    conn_.reset();
+  } else if (conn_->in_transaction()) {
+    try {
+      conn_->exec("ROLLBACK");
+    } catch (const Error &) {
+      conn_.reset();  // reconnect at the next write
+    }
+  }
+  // Staging tables created in the dropped transaction are gone with it.
+  for (auto &t : tables_) t.second->stage_ready = false;
+}
+
+}  // namespace ds::connectors::postgres

@@ -1,0 +1,103 @@
+// The PostgreSQL sink: creates or checks target tables, and writes batches in
+// transactions through binary COPY, with updates and deletes applied
+// set-based from a staging table and the checkpoint in the data's transaction.
+#pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "connectors/postgres/connection.hpp"
+#include "model/connector.hpp"
+
+namespace ds::connectors::postgres {
+
+struct SinkConfig {
+  ConnParams params;          // role "sink"
+  std::string schema;         // target schema for every table ("" = the source table's own, "public" when none)
+  std::string pipeline_name;  // checkpoint rows written by the writers belong to it
+  bool create_tables = true;
+  std::string write_mode = "insert";  // insert, upsert
+  std::string checkpoint_schema = "public";
+};
+
+// State shared by the sink and its writers: one administrative connection
+// (DDL, catalog checks, the checkpoint table's creation).
+struct SinkShared {
+  explicit SinkShared(SinkConfig c) : config(std::move(c)) {}
+  Connection &connection();  // lazily opened; call with mutex held
+  void ensure_checkpoint_table();
+
+  SinkConfig config;
+  std::mutex mutex;
+  std::unique_ptr<Connection> conn;
+  bool checkpoint_ready = false;
+};
+
+// Tables go into config.schema, else the routed table's schema (created when
+// missing). New columns keep the source's type spelling when PostgreSQL knows
+// it as a type holding the engine type exactly (same-engine copies: "numeric(12,2)",
+// "character varying(20)", "integer[]"), else a mapped type (see ddl.hpp).
+class PostgresSink : public model::Sink {
+ public:
+  explicit PostgresSink(SinkConfig config);
+
+  void prepare_table(const model::TableSchema &schema) override;
+  void apply_schema_change(const model::SchemaChange &change) override;
+  std::unique_ptr<model::SinkWriter> open_writer(int lane) override;
+  int max_lanes() const override { return 8; }
+  std::unique_ptr<model::CheckpointStore> open_checkpoint_store(const std::string &pipeline_name) override;
+  std::string describe() const override;
+
+  // The schema a table is written into.
+  std::string target_schema(const model::TableId &id) const;
+
+ private:
+  std::shared_ptr<SinkShared> shared_;
+  std::string context_;  // "sink=postgres host=... port=... database=..."
+};
+
+// One connection and one transaction at a time. write() begins the transaction
+// (BEGIN on the first write after a commit).
+//  - Insert-only batches in insert mode whose every column has a direct binary
+//    encoding for its target column: `COPY t (cols) FROM STDIN (FORMAT binary)`.
+//  - Otherwise (upsert mode, batches with -D/+U rows, or columns whose target
+//    type has no binary encoding here, e.g. `unknown` engine columns into
+//    arrays, inet, ...): binary COPY into a temporary staging table (direct
+//    columns typed as the target, others in their natural type; plus a row
+//    sequence and the op), then set-based statements cast the staged columns
+//    to the target types: for each key the last row wins, -D rows
+//    `DELETE ... USING`, the others `INSERT ... ON CONFLICT (pk) DO UPDATE`.
+//    Without a primary key on the target, rows are plainly inserted and
+//    deletes are unsupported. -U rows are ignored (their +U follows). Inserts
+//    use OVERRIDING SYSTEM VALUE so identity columns take the source's values.
+//  In insert mode, +I/+U rows of a batch that also has -D/+U rows are upserted
+//  (a change stream's +I may follow an earlier -D of the same key).
+class PostgresSinkWriter : public model::SinkWriter {
+ public:
+  explicit PostgresSinkWriter(std::shared_ptr<SinkShared> shared);
+  ~PostgresSinkWriter() override;  // rolls back uncommitted work
+
+  void write(const model::Batch &batch) override;
+  void commit(const std::vector<model::Position> *positions) override;
+  void rollback() override;
+
+  struct TableState;
+
+ private:
+  Connection &connection();
+  TableState &state_for(const model::Batch &batch);
+  void begin();
+  void copy_direct(TableState &ts, const model::Batch &batch);
+  void write_staged(TableState &ts, const model::Batch &batch, bool changes);
+
+  std::shared_ptr<SinkShared> shared_;
+  const SinkConfig &config_;
+  std::string context_;
+  std::unique_ptr<Connection> conn_;
+  std::map<std::string, std::unique_ptr<TableState>> tables_;  // by "schema"."table"
+  int next_stage_ = 0;
+  std::string buffer_;  // encoded COPY data not yet sent
+};
+
+}  // namespace ds::connectors::postgres
