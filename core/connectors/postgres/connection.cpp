@@ -1,3 +1,4 @@
+#include <memory>
 #include "connectors/postgres/connection.hpp"
 
 #include <charconv>
@@ -219,8 +220,9 @@ bool Connection::copy_out(const std::string &sql, const std::function<bool(const
     char *buf = nullptr;
     int n = PQgetCopyData(conn_, &buf, 0);
     if (n > 0) {
-      bool go = on_data(buf, n);
-      PQfreemem(buf);
+      // Freed even when the callback throws (a value it cannot decode).
+      std::unique_ptr<char, void (*)(void *)> owned(buf, PQfreemem);
+      bool go = on_data(owned.get(), n);
       if (!go) {
         stopped = true;
         cancel();
