@@ -36,6 +36,7 @@ struct TransformSpec {
   std::string source_table;               // regex, as in RouteSpec
   std::vector<std::string> projection;    // "col", "col AS alias", or "*"; empty keeps every column
   std::vector<std::string> drop_columns;  // removed after projection
+  std::string filter;                     // row predicate in the source's SQL dialect, pushed down to the source
   std::string description;
   Mark mark;
 };

@@ -270,6 +270,9 @@ const std::vector<KeySpec> &transform_keys() {
                "Empty keeps every column."),
       item_key("drop_columns", KeyType::list,
                "Columns removed after the projection, as a list or a comma-separated string."),
+      item_key("filter", KeyType::string,
+               "Row predicate in the source's SQL dialect (e.g. `created_at >= '2024-01-01'`), pushed into the "
+               "source's query so filtered rows are never read. SQL sources only."),
       item_key("description", KeyType::string, "Free text, for people reading the file."),
   };
   return keys;

@@ -251,7 +251,8 @@ class Parser {
     std::vector<TransformSpec> transforms;
     parse_list(section, detail::transform_keys(), [&](const model::Options &options, const Mark &where) {
       transforms.push_back(TransformSpec{options.get_string("source_table"), options.get_list("projection"),
-                                         options.get_list("drop_columns"), options.get_string("description"), where});
+                                         options.get_list("drop_columns"), options.get_string("filter"),
+                                         options.get_string("description"), where});
     });
     return transforms;
   }

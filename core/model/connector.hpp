@@ -30,6 +30,9 @@ struct Split {
   std::string stream;  // unique and stable across runs, e.g. "main.orders#3"
   std::string range;   // opaque to the engine; the source's own description of the range
   int64_t estimated_rows = 0;
+  // A row predicate in the source's own SQL dialect, pushed into its query;
+  // "" means every row. Sources that cannot filter refuse a non-empty one.
+  std::string filter;
 };
 
 // Selects source tables: regex alternatives on "schema.table" (and bare "table").

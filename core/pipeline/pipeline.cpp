@@ -165,6 +165,7 @@ struct Pipeline::Run {
         if (it != state.end() && it->second.stream_done) continue;
         WorkItem item;
         item.split = s;
+        item.split.filter = plan->filter;
         item.resume_after = it == state.end() ? "" : it->second.value;
         item.plan = plan.get();
         plan_of_stream[s.stream] = plan.get();

@@ -62,6 +62,7 @@ RoutedTable route_table(const model::TableSchemaPtr &source, const config::Pipel
 
   for (const auto &t : spec.transforms) {
     if (!table_matches(compile(t.source_table, t.mark), source->id)) continue;
+    if (!t.filter.empty()) out.filter += (out.filter.empty() ? "(" : " AND (") + t.filter + ")";
     if (!t.projection.empty()) {
       std::vector<int> next;
       std::vector<std::string> next_names;

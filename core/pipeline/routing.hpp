@@ -16,6 +16,7 @@ struct RoutedTable {
   model::TableSchemaPtr source_schema;
   model::TableSchemaPtr routed_schema;  // target id, projected columns
   std::vector<int> projection;          // source column per routed column; empty = all, in order
+  std::string filter;                   // conjunction of the matching transforms' filters, "" = none
 };
 
 // True when the regex matches the whole "schema.table" or the bare table name.

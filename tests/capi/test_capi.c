@@ -451,6 +451,38 @@ static void test_config_api(void) {
   CHECK(query_int(dst, "SELECT count(*) FROM items_copy") == 1000);
 }
 
+static void test_filter_pushdown(void) {
+  char src[300], dst[300];
+  ds_error *err = NULL;
+  ds_pipeline *p = NULL;
+  const char *gen =
+      "source:\n  type: generator\n  rows: 10\nsink:\n  type: discard\n"
+      "transform:\n  - source-table: .*\n    filter: id > 5\n";
+  paths(src, dst, "filter");
+  make_source(src, 5000);
+  CHECK_STATUS(DS_OK,
+               ds_pipeline_create_from_yaml(
+                   copy_yaml(src, dst,
+                             "  parallelism: 2\ntransform:\n  - source-table: main\\.items\n    filter: qty > 3000\n"
+                             "    drop-columns: data\n"),
+                   &p, &err),
+               err);
+  CHECK_STATUS(DS_OK, ds_pipeline_run(p, &err), err);
+  ds_pipeline_destroy(p);
+  /* qty = 3 * id: the source query itself keeps ids 1001..5000; the other table is untouched. */
+  CHECK(query_int(dst, "SELECT count(*) FROM items") == 4000);
+  CHECK(query_int(dst, "SELECT min(id) FROM items") == 1001);
+  CHECK(query_int(dst, "SELECT count(*) FROM pragma_table_info('items') WHERE name = 'data'") == 0);
+  CHECK(query_int(dst, "SELECT count(*) FROM tags") == 500);
+  /* A source that cannot filter says so instead of copying everything. */
+  p = NULL;
+  CHECK_STATUS(DS_OK, ds_pipeline_create_from_yaml(gen, &p, &err), err);
+  CHECK_STATUS(DS_ERR_UNSUPPORTED, ds_pipeline_run(p, &err), err);
+  CHECK(err && strstr(ds_error_message(err), "filter") != NULL);
+  ds_error_free(err);
+  ds_pipeline_destroy(p);
+}
+
 static void test_config_reference(void) {
   char *doc = NULL;
   ds_error *err = NULL;
@@ -484,5 +516,6 @@ int main(void) {
   ds_test_run("run_options", test_run_options);
   ds_test_run("config_api", test_config_api);
   ds_test_run("config_reference", test_config_reference);
+  ds_test_run("filter_pushdown", test_filter_pushdown);
   return ds_test_summary();
 }

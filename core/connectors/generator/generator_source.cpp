@@ -324,6 +324,11 @@ std::shared_ptr<model::Batch> GeneratorReader::generate(const model::TableSchema
 
 void GeneratorReader::read(const model::Split &split, const std::string &resume_after, int64_t batch_rows,
                            const model::BatchEmitter &emit, const model::CancelToken &cancel) {
+  if (!split.filter.empty())
+    throw Error(Code::unsupported,
+                "the generator source cannot filter rows (transform filter '" + split.filter +
+                    "'); filters are for SQL sources",
+                "source=generator split=" + split.stream);
   int64_t first = 0, last = -1;
   parse_range(split.range, first, last);
   const int64_t resumed = parse_resume(resume_after);

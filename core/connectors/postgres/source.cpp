@@ -202,7 +202,7 @@ std::vector<model::Split> PostgresSource::plan_splits(const model::TableSchemaPt
       Result mm = conn.exec("SELECT min(" + k + ")::bigint, max(" + k + ")::bigint" +
                                 (rows > 0 ? std::string() : ", count(*)") + " FROM " + qualified(table->id),
                             name);
-      if (mm.is_null(0, 0)) return std::vector<model::Split>{model::Split{table, stream_base + "0", "pk::", 0}};
+      if (mm.is_null(0, 0)) return std::vector<model::Split>{model::Split{table, stream_base + "0", "pk::", 0, ""}};
       if (rows <= 0) rows = mm.int_value(0, 2);
       const int64_t lo = mm.int_value(0, 0), hi = mm.int_value(0, 1);
       const int128 span = static_cast<int128>(hi) - lo + 1;
@@ -213,12 +213,12 @@ std::vector<model::Split> PostgresSource::plan_splits(const model::TableSchemaPt
         int64_t to = static_cast<int64_t>(lo + span * (i + 1) / n - 1);
         out.push_back(model::Split{table, stream_base + std::to_string(i),
                                    "pk:" + std::to_string(from) + ":" + std::to_string(to),
-                                   rows / n + (i < rows % n ? 1 : 0)});
+                                   rows / n + (i < rows % n ? 1 : 0), ""});
       }
       return out;
     }
-    if (relkind == 'p') return std::vector<model::Split>{model::Split{table, stream_base + "0", "full", rows}};
-    if (pages <= 0) return std::vector<model::Split>{model::Split{table, stream_base + "0", "ctid:0:", rows}};
+    if (relkind == 'p') return std::vector<model::Split>{model::Split{table, stream_base + "0", "full", rows, ""}};
+    if (pages <= 0) return std::vector<model::Split>{model::Split{table, stream_base + "0", "ctid:0:", rows, ""}};
     int64_t n = std::max<int64_t>({want_min, ceil_div(rows, split_rows), 1});
     n = std::min(n, pages);
     for (int64_t i = 0; i < n; ++i) {
@@ -226,7 +226,7 @@ std::vector<model::Split> PostgresSource::plan_splits(const model::TableSchemaPt
       int64_t to = pages * (i + 1) / n;
       out.push_back(model::Split{table, stream_base + std::to_string(i),
                                  "ctid:" + std::to_string(from) + ":" + (i + 1 == n ? "" : std::to_string(to)),
-                                 rows / n + (i < rows % n ? 1 : 0)});
+                                 rows / n + (i < rows % n ? 1 : 0), ""});
     }
     return out;
   });
@@ -346,6 +346,7 @@ void PostgresSplitReader::read(const model::Split &split, const std::string &res
                     " without a single integer primary key cannot be resumed",
                 ctx);
   }
+  if (!split.filter.empty()) where.push_back("(" + split.filter + ")");
   std::string sql = "COPY (SELECT " + select + " FROM " + qualified(schema.id);
   for (size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
   sql += order + ") TO STDOUT (FORMAT binary)";

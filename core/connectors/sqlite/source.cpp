@@ -516,7 +516,7 @@ std::vector<model::Split> SqliteSource::plan_splits(const model::TableSchemaPtr 
     Statement count = conn.prepare("SELECT count(*) FROM main." + quote_ident(name), ctx);
     int64_t rows = count.step("cannot count the rows of main." + name) ? count.column_int64(0) : 0;
     count.reset();
-    return {model::Split{table, stream_base + "0", "pk", rows}};
+    return {model::Split{table, stream_base + "0", "pk", rows, ""}};
   }
   const char *alias = rowid_alias(cols);
   if (!alias)
@@ -530,7 +530,7 @@ std::vector<model::Split> SqliteSource::plan_splits(const model::TableSchemaPtr 
     st.reset();
     std::string range = "rowid:" + std::to_string(std::numeric_limits<int64_t>::min()) + ":" +
                         std::to_string(std::numeric_limits<int64_t>::max());
-    return {model::Split{table, stream_base + "0", range, 0}};
+    return {model::Split{table, stream_base + "0", range, 0, ""}};
   }
   int64_t lo = st.column_int64(0), hi = st.column_int64(1);
   st.reset();
@@ -554,7 +554,7 @@ std::vector<model::Split> SqliteSource::plan_splits(const model::TableSchemaPtr 
                              static_cast<int128>(span * static_cast<uint128>(i + 1) / static_cast<uint128>(n)) - 1);
     out.push_back(model::Split{table, stream_base + std::to_string(i),
                                "rowid:" + std::to_string(from) + ":" + std::to_string(to),
-                               rows / n + (i < rows % n ? 1 : 0)});
+                               rows / n + (i < rows % n ? 1 : 0), ""});
   }
   return out;
 }
@@ -611,7 +611,8 @@ void SqliteSplitReader::read(const model::Split &split, const std::string &resum
     const char *alias = rowid_alias(table_columns(conn_, name));
     if (!alias) throw Error(Code::unsupported, "table " + display + " has no usable rowid alias", ctx);
     sql = std::string("SELECT ") + alias + (column_list.empty() ? "" : ", " + column_list) + " FROM main." +
-          quote_ident(name) + " WHERE " + alias + " >= ?1 AND " + alias + " <= ?2 ORDER BY " + alias;
+          quote_ident(name) + " WHERE " + alias + " >= ?1 AND " + alias + " <= ?2" +
+          (split.filter.empty() ? "" : " AND (" + split.filter + ")") + " ORDER BY " + alias;
   } else if (split.range == "pk") {
     if (schema.primary_key.empty())
       throw Error(Code::invalid_argument,
@@ -637,6 +638,7 @@ void SqliteSplitReader::read(const model::Split &split, const std::string &resum
       for (size_t n = 0; n < resume_key.size(); ++n) params += (n ? ", ?" : "?") + std::to_string(n + 1);
       sql += " WHERE (" + keys + ") > (" + params + ")";
     }
+    if (!split.filter.empty()) sql += (resume_key.empty() ? " WHERE (" : " AND (") + split.filter + ")";
     sql += " ORDER BY " + keys;
   } else {
     throw Error(Code::invalid_argument, "split range '" + split.range + "' is not one the sqlite source plans", ctx);
