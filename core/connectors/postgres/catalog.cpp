@@ -68,14 +68,15 @@ model::TableSchemaPtr load_schema(Connection &conn, const TableEntry &table) {
   Result r = conn.exec_params(
       "WITH RECURSIVE cols AS ("
       " SELECT a.attnum, a.attname, a.attnotnull, a.atttypid AS tid, a.atttypmod AS tmod, 0 AS depth,"
-      "  coalesce(pg_get_expr(d.adbin, d.adrelid), '') AS dflt"
+      "  coalesce(pg_get_expr(d.adbin, d.adrelid), '') AS dflt, format_type(a.atttypid, a.atttypmod) AS declared"
       " FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
       " WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
       " UNION ALL"
       " SELECT c.attnum, c.attname, c.attnotnull OR t.typnotnull, t.typbasetype,"
-      "  CASE WHEN t.typtypmod <> -1 THEN t.typtypmod ELSE c.tmod END, c.depth + 1, c.dflt"
+      "  CASE WHEN t.typtypmod <> -1 THEN t.typtypmod ELSE c.tmod END, c.depth + 1, c.dflt, c.declared"
       " FROM cols c JOIN pg_type t ON t.oid = c.tid WHERE t.typtype = 'd')"
-      "SELECT DISTINCT ON (c.attnum) c.attname, c.attnotnull, t.typname, c.tmod, format_type(c.tid, c.tmod), c.dflt "
+      "SELECT DISTINCT ON (c.attnum) c.attname, c.attnotnull, t.typname, c.tmod, format_type(c.tid, c.tmod), c.dflt, "
+      "c.declared "
       "FROM cols c JOIN pg_type t ON t.oid = c.tid ORDER BY c.attnum, c.depth DESC",
       {oid}, name);
   auto schema = std::make_shared<model::TableSchema>();
@@ -87,7 +88,11 @@ model::TableSchemaPtr load_schema(Connection &conn, const TableEntry &table) {
     model::ColumnSchema c;
     c.name = r.value(i, 0);
     c.nullable = r.value(i, 1) != "t";
-    c.type = map_type(r.value(i, 2), static_cast<int>(r.int_value(i, 3)), r.value(i, 4));
+    // A domain keeps its own name as source_name, so that a same-engine sink
+    // where it exists recreates the column with it (the model type is the
+    // base's); not over jsonb, which field_kind_for tells apart by that name.
+    const std::string base = r.value(i, 2);
+    c.type = map_type(base, static_cast<int>(r.int_value(i, 3)), base == "jsonb" ? r.value(i, 4) : r.value(i, 6));
     c.default_expression = r.value(i, 5);
     schema->columns.push_back(std::move(c));
   }

@@ -27,7 +27,8 @@ std::vector<TableEntry> list_tables(Connection &conn);
 model::DataType map_type(const std::string &typname, int typmod, const std::string &formatted);
 
 // Columns in attnum order (domains resolved to their base type, source_name =
-// format_type of the base type), nullability, defaults and primary key order.
+// the domain's format_type, except over jsonb where it is "jsonb"),
+// nullability, defaults and primary key order.
 model::TableSchemaPtr load_schema(Connection &conn, const TableEntry &table);
 
 }  // namespace ds::connectors::postgres

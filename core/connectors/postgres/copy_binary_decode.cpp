@@ -244,9 +244,10 @@ void CopyBinaryDecoder::decode_field(const FieldPlan &f, const uint8_t *p, int32
     case FieldKind::date: {
       need(4);
       int32_t d = static_cast<int32_t>(be32(p));
-      if (d == std::numeric_limits<int32_t>::max() || d == std::numeric_limits<int32_t>::min())
-        fail(f, std::string(d > 0 ? "infinity" : "-infinity") + " dates are not supported", row_key, key_len);
-      b.append_fixed(static_cast<int32_t>(d + kEpochShiftDays));
+      // infinity / -infinity keep their sentinels; finite dates (at most
+      // 5874897 AD) cannot overflow the shift.
+      if (d != std::numeric_limits<int32_t>::max() && d != std::numeric_limits<int32_t>::min()) d += kEpochShiftDays;
+      b.append_fixed(d);
       return;
     }
     case FieldKind::time:
@@ -256,9 +257,13 @@ void CopyBinaryDecoder::decode_field(const FieldPlan &f, const uint8_t *p, int32
     case FieldKind::timestamp: {
       need(8);
       int64_t t = static_cast<int64_t>(be64(p));
-      if (t == std::numeric_limits<int64_t>::max() || t == std::numeric_limits<int64_t>::min())
-        fail(f, std::string(t > 0 ? "infinity" : "-infinity") + " timestamps are not supported", row_key, key_len);
-      b.append_fixed(static_cast<int64_t>(t + kEpochShiftMicros));
+      // infinity / -infinity keep their sentinels. PostgreSQL's last
+      // timestamps (after 294247-01-10 04:00:54.775806 UTC) do not fit the
+      // model's int64 microseconds since 1970 (nor may they become a sentinel).
+      if (t != std::numeric_limits<int64_t>::max() && t != std::numeric_limits<int64_t>::min() &&
+          (__builtin_add_overflow(t, kEpochShiftMicros, &t) || t == std::numeric_limits<int64_t>::max()))
+        fail(f, "timestamp after 294247-01-10 04:00:54.775806 UTC cannot be represented", row_key, key_len);
+      b.append_fixed(t);
       return;
     }
     case FieldKind::interval: {

@@ -2,6 +2,14 @@
 // header extension, tuples, trailer -1) straight into a BatchBuilder. Bytes
 // arrive in arbitrary chunks (CopyData messages); a tuple split across chunks
 // is buffered until complete, so memory stays one tuple plus one batch.
+//
+// Dates and timestamps are shifted from PostgreSQL's 2000-01-01 epoch to the
+// model's 1970-01-01 one, except PostgreSQL's infinity sentinels, which are
+// kept as the same values in the model: 'infinity' / '-infinity' timestamps
+// and timestamptz are INT64_MAX / INT64_MIN microseconds, dates INT32_MAX /
+// INT32_MIN days (the sink's encoder passes them back unchanged). Finite
+// timestamps after 294247-01-10 04:00:54.775806 UTC (PostgreSQL goes up to
+// 294276 AD) do not fit int64 microseconds since 1970: Code::data error.
 #pragma once
 #include <cstdint>
 #include <functional>
