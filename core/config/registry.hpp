@@ -27,6 +27,19 @@ struct KeySpec {
   int64_t max = std::numeric_limits<int64_t>::max();
 };
 
+// Convenience for connectors declaring their keys.
+inline KeySpec key_spec(std::string name, KeyType type, std::string doc, std::string default_value = "",
+                        bool required = false, std::vector<std::string> choices = {}) {
+  KeySpec k;
+  k.name = std::move(name);
+  k.type = type;
+  k.doc = std::move(doc);
+  k.default_value = std::move(default_value);
+  k.required = required;
+  k.choices = std::move(choices);
+  return k;
+}
+
 struct ConnectorKeys {
   std::string type;
   std::string doc;

@@ -9,14 +9,8 @@ namespace {
 
 config::KeySpec sink_key(std::string name, config::KeyType type, std::string doc, std::string default_value = "",
                          bool required = false, std::vector<std::string> choices = {}) {
-  config::KeySpec k;
-  k.name = std::move(name);
-  k.type = type;
-  k.doc = std::move(doc);
-  k.default_value = std::move(default_value);
-  k.required = required;
-  k.choices = std::move(choices);
-  return k;
+  return config::key_spec(std::move(name), type, std::move(doc), std::move(default_value), required,
+                          std::move(choices));
 }
 
 }  // namespace

@@ -8,12 +8,7 @@ namespace {
 
 config::KeySpec key(std::string name, config::KeyType type, std::string doc, std::string default_value = "",
                     bool required = false, bool secret = false) {
-  config::KeySpec k;
-  k.name = std::move(name);
-  k.type = type;
-  k.doc = std::move(doc);
-  k.default_value = std::move(default_value);
-  k.required = required;
+  config::KeySpec k = config::key_spec(std::move(name), type, std::move(doc), std::move(default_value), required);
   k.secret = secret;
   return k;
 }
