@@ -1,5 +1,7 @@
 #include "connectors/generator/generator.hpp"
 
+#include <limits>
+
 #include "connectors/generator/generator_source.hpp"
 #include "connectors/registry.hpp"
 
@@ -8,45 +10,19 @@ namespace ds::connectors::generator {
 void register_connector() {
   using config::KeySpec;
   using config::KeyType;
-  std::vector<KeySpec> keys;
-  {
-    KeySpec k;
-    k.name = "rows";
-    k.type = KeyType::integer;
-    k.default_value = "1000000";
-    k.doc = "Rows per table (ids 1..rows).";
-    k.min = 0;
-    k.max = GeneratorConfig::kMaxRows;
-    keys.push_back(k);
-  }
-  {
-    KeySpec k;
-    k.name = "table_count";
-    k.type = KeyType::integer;
-    k.default_value = "1";
-    k.doc = "Number of tables, named main.gen_1 .. main.gen_N.";
-    k.min = 1;
-    k.max = 100;
-    keys.push_back(k);
-  }
-  {
-    KeySpec k;
-    k.name = "seed";
-    k.type = KeyType::integer;
-    k.default_value = "42";
-    k.doc = "Seed of every generated value; the same seed always yields the same rows.";
-    keys.push_back(k);
-  }
-  {
-    KeySpec k;
-    k.name = "null_fraction";
-    k.type = KeyType::integer;
-    k.default_value = "10";
-    k.doc = "Percentage (0..100) of rows whose nullable `note` column is NULL.";
-    k.min = 0;
-    k.max = 100;
-    keys.push_back(k);
-  }
+  auto integer = [](const char *name, const char *default_value, const char *doc, int64_t min, int64_t max) {
+    KeySpec k = config::key_spec(name, KeyType::integer, doc, default_value);
+    k.min = min;
+    k.max = max;
+    return k;
+  };
+  std::vector<KeySpec> keys = {
+      integer("rows", "1000000", "Rows per table (ids 1..rows).", 0, GeneratorConfig::kMaxRows),
+      integer("table_count", "1", "Number of tables, named main.gen_1 .. main.gen_N.", 1, 100),
+      integer("seed", "42", "Seed of every generated value; the same seed always yields the same rows.",
+              std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()),
+      integer("null_fraction", "10", "Percentage (0..100) of rows whose nullable `note` column is NULL.", 0, 100),
+  };
   register_source("generator",
                   "Synthetic tables for benchmarks and tests: main.gen_1 .. main.gen_N, each with 8 columns "
                   "(id int64 primary key, qty int32, price decimal(12,2), score float64, name string, active bool, "

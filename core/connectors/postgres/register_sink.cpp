@@ -17,40 +17,25 @@ config::KeySpec sink_key(std::string name, config::KeyType type, std::string doc
 
 void register_sink_type() {
   using config::KeyType;
-  config::KeySpec password = sink_key("password", KeyType::string, "Password of the user (never printed).");
-  password.secret = true;
-  config::KeySpec port = sink_key("port", KeyType::integer, "TCP port of the server.", "5432");
-  port.min = 1;
-  port.max = 65535;
-  config::KeySpec timeout = sink_key("connect_timeout", KeyType::integer, "Connection timeout in seconds.", "10");
-  timeout.min = 0;
+  std::vector<config::KeySpec> keys = connection_keys("Database to write into.");
+  keys.push_back(sink_key("schema", KeyType::string,
+                          "Schema to write every table into. Default: the source table's schema (created when "
+                          "missing; public when the source has none)."));
+  keys.push_back(
+      sink_key("create_tables", KeyType::boolean, "Create missing target tables from the source schema.", "true"));
+  keys.push_back(sink_key("write_mode", KeyType::choice,
+                          "insert: binary COPY (a duplicate key fails); upsert: INSERT ... ON CONFLICT (primary key) "
+                          "DO UPDATE through a staging table.",
+                          "insert", false, {"insert", "upsert"}));
+  keys.push_back(sink_key("checkpoint_schema", KeyType::string,
+                          "Schema of the _datasync_checkpoint table in the target database.", "public"));
   register_sink(
       "postgres",
       "Writes into a PostgreSQL database: binary COPY for inserts, a staging table for upserts and deletes, the "
       "checkpoint in the data's transaction.",
-      {sink_key("host", KeyType::string, "Host name or address of the server.", "127.0.0.1"), port,
-       sink_key("user", KeyType::string, "User to connect as.", "", true), password,
-       sink_key("database", KeyType::string, "Database to write into.", "", true),
-       sink_key("schema", KeyType::string,
-                "Schema to write every table into. Default: the source table's schema (created when missing; "
-                "public when the source has none)."),
-       sink_key("create_tables", KeyType::boolean, "Create missing target tables from the source schema.", "true"),
-       sink_key("write_mode", KeyType::choice,
-                "insert: binary COPY (a duplicate key fails); upsert: INSERT ... ON CONFLICT (primary key) DO UPDATE "
-                "through a staging table.",
-                "insert", false, {"insert", "upsert"}),
-       timeout,
-       sink_key("checkpoint_schema", KeyType::string,
-                "Schema of the _datasync_checkpoint table in the target database.", "public")},
-      [](const model::Options &o, const ConnectorContext &ctx) -> std::unique_ptr<model::Sink> {
+      std::move(keys), [](const model::Options &o, const ConnectorContext &ctx) -> std::unique_ptr<model::Sink> {
         SinkConfig c;
-        c.params.host = o.get_string("host", "127.0.0.1");
-        c.params.port = static_cast<int>(o.get_int("port", 5432));
-        c.params.user = o.get_string("user");
-        c.params.password = o.get_string("password");
-        c.params.database = o.get_string("database");
-        c.params.connect_timeout = static_cast<int>(o.get_int("connect_timeout", 10));
-        c.params.role = "sink";
+        c.params = connection_params(o, ctx, "sink");
         c.schema = o.get_string("schema");
         c.pipeline_name = ctx.pipeline_name;
         c.create_tables = o.get_bool("create_tables", true);
