@@ -105,6 +105,9 @@ ds_status guard(ds_error **err, F &&body) noexcept {
   }
 }
 
+// A malloc'ed, NUL-terminated copy the caller frees with ds_free().
+char *malloc_copy(const std::string &text);
+
 inline void require(bool ok, const char *what) {
   if (!ok) throw ds::Error(ds::Code::invalid_argument, what);
 }

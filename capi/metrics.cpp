@@ -35,6 +35,7 @@ DS_API int64_t ds_metrics_lag_ms(const ds_metrics *m) { return m ? m->snapshot.l
 DS_API int64_t ds_metrics_tables_total(const ds_metrics *m) { return m ? m->snapshot.tables_total : 0; }
 DS_API int64_t ds_metrics_tables_done(const ds_metrics *m) { return m ? m->snapshot.tables_done : 0; }
 DS_API int64_t ds_metrics_rows_estimated(const ds_metrics *m) { return m ? m->snapshot.rows_estimated : 0; }
+DS_API int64_t ds_metrics_values_adjusted(const ds_metrics *m) { return m ? m->snapshot.values_adjusted : 0; }
 DS_API size_t ds_metrics_num_tables(const ds_metrics *m) { return m ? m->snapshot.tables.size() : 0; }
 
 DS_API const char *ds_metrics_table_name(const ds_metrics *m, size_t i) {
@@ -62,11 +63,7 @@ DS_API ds_status ds_metrics_to_json(const ds_metrics *m, char **out, ds_error **
   if (out) *out = nullptr;
   return guard(err, [&] {
     require(m && out, "ds_metrics_to_json: metrics and out must not be NULL");
-    std::string json = m->snapshot.to_json();
-    char *buf = static_cast<char *>(std::malloc(json.size() + 1));
-    if (!buf) throw std::bad_alloc();
-    std::memcpy(buf, json.c_str(), json.size() + 1);
-    *out = buf;
+    *out = ds::capi::malloc_copy(m->snapshot.to_json());
   });
 }
 

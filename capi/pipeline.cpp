@@ -111,11 +111,7 @@ DS_API ds_status ds_config_reference(char **out, ds_error **err) {
   return guard(err, [&] {
     require(out != nullptr, "ds_config_reference: out is NULL");
     ds::connectors::register_builtin_connectors();
-    std::string text = ds::config::Registry::instance().markdown();
-    char *buf = static_cast<char *>(std::malloc(text.size() + 1));
-    if (!buf) throw std::bad_alloc();
-    std::memcpy(buf, text.c_str(), text.size() + 1);
-    *out = buf;
+    *out = ds::capi::malloc_copy(ds::config::Registry::instance().markdown());
   });
 }
 
@@ -216,6 +212,20 @@ DS_API ds_status ds_pipeline_run_with_options(ds_pipeline *p, const ds_run_optio
 
 DS_API ds_status ds_pipeline_run(ds_pipeline *p, ds_error **err) {
   return ds_pipeline_run_with_options(p, nullptr, err);
+}
+
+DS_API ds_status ds_pipeline_schema(ds_pipeline *p, ds_schema_action action, uint32_t flags, char **out_json,
+                                    ds_error **err) {
+  if (out_json) *out_json = nullptr;
+  return guard(err, [&] {
+    require(p != nullptr, "ds_pipeline_schema: pipeline is NULL");
+    require(action == DS_SCHEMA_PLAN || action == DS_SCHEMA_APPLY, "ds_pipeline_schema: unknown action");
+    require((flags & ~DS_SCHEMA_ALLOW_DESTRUCTIVE) == 0, "ds_pipeline_schema: unknown flags");
+    if (p->running.load())
+      throw ds::Error(ds::Code::state, "ds_pipeline_schema: the pipeline is running", "pipeline=" + p->impl->name());
+    std::string json = p->impl->schema(action == DS_SCHEMA_APPLY, (flags & DS_SCHEMA_ALLOW_DESTRUCTIVE) != 0);
+    if (out_json) *out_json = ds::capi::malloc_copy(json);
+  });
 }
 
 DS_API void ds_pipeline_stop(ds_pipeline *p) {

@@ -53,9 +53,11 @@ struct PipelineSpec {
   std::string checkpoint_path;            // for "file"
   int64_t split_rows = 1000000;           // rows per snapshot split (source hint)
   int max_retries = 3;                    // retriable errors per split before the pipeline fails
+  std::string invalid_values = "error";   // "error", "null", "clamp" (model/value_policy.hpp)
 
   ConnectorSpec source;
   ConnectorSpec sink;
+  model::Options schema;  // the `schema` section's keys (config::detail::schema_keys), defaults applied
   std::vector<RouteSpec> routes;
   std::vector<TransformSpec> transforms;
 };

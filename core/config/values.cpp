@@ -1,5 +1,7 @@
 #include "config/values.hpp"
 
+#include <regex>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -298,10 +300,69 @@ void set_pipeline_field(PipelineSpec &spec, const std::string &key, const std::s
     spec.split_rows = as_int();
   } else if (key == "max_retries") {
     spec.max_retries = static_cast<int>(as_int());
+  } else if (key == "invalid_values") {
+    spec.invalid_values = text;
   } else {
     // The registry's pipeline keys and this function must agree.
     throw Error(Code::internal, "pipeline key '" + key + "' has no PipelineSpec field");
   }
+}
+
+const std::vector<KeySpec> &schema_keys() {
+  static const std::vector<KeySpec> keys = [] {
+    auto choice = [](std::string name, std::string doc, std::vector<std::string> choices, std::string def) {
+      KeySpec k = item_key(std::move(name), KeyType::choice, std::move(doc));
+      k.choices = std::move(choices);
+      k.default_value = std::move(def);
+      return k;
+    };
+    const std::string rule =
+        " Each rule is `pattern => replacement`: a regex matched against the whole name, "
+        "`$1`... in the replacement (write them as a YAML list: a string is split at commas).";
+    return std::vector<KeySpec>{
+        choice("table_case", "Case of target table names.", {"keep", "lower", "upper"}, "keep"),
+        item_key("table_prefix", KeyType::string, "Put before every target table name."),
+        item_key("table_suffix", KeyType::string, "Put after every target table name."),
+        item_key("rename_tables", KeyType::list,
+                 "Rename target tables (after routing, case and prefix/suffix)." + rule),
+        choice("column_case", "Case of target column names.", {"keep", "lower", "upper"}, "keep"),
+        item_key("rename_columns", KeyType::list,
+                 "Rename target columns (after transforms and case); the pattern may match `table.column` or "
+                 "`column`." +
+                     rule),
+        item_key("prune_columns", KeyType::list,
+                 "Columns left out of the target: regexes matched against `schema.table.column`, `table.column` "
+                 "or `column` of the source."),
+        item_key("type_overrides", KeyType::list,
+                 "Column types forced on new target columns: `pattern => type`, where the pattern matches a source "
+                 "column (`schema.table.column`, `table.column` or `column`) or, written `type:pattern`, a source "
+                 "type spelling (`type:tinyint\\(1\\) => smallint`) or engine type (`type:uint64 => numeric(20,0)`)."),
+        choice("evolution",
+               "What a source schema change does to the target (Flink CDC 3's policies): apply it, "
+               "try it and ignore failures, apply it without losing data (add columns, never drop; a rename "
+               "becomes an add), ignore it, or fail.",
+               {"evolve", "try_evolve", "lenient", "ignore", "exception"}, "lenient"),
+    };
+  }();
+  return keys;
+}
+
+std::string check_schema_rule(const std::string &key, const std::string &item) {
+  std::string pattern = item;
+  if (key != "prune_columns") {
+    size_t arrow = item.find("=>");
+    if (arrow == std::string::npos) return "schema." + key + " rule '" + item + "' must be 'pattern => replacement'";
+    pattern = trim(item.substr(0, arrow));
+    if (key == "type_overrides" && trim(item.substr(arrow + 2)).empty())
+      return "schema.type_overrides rule '" + item + "' names no type after '=>'";
+    if (key == "type_overrides" && pattern.rfind("type:", 0) == 0) pattern = pattern.substr(5);
+  }
+  try {
+    std::regex compiled(pattern);
+  } catch (const std::regex_error &e) {
+    return "schema." + key + " pattern '" + pattern + "' is not a valid regex: " + e.what();
+  }
+  return "";
 }
 
 }  // namespace ds::config::detail

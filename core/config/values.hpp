@@ -68,6 +68,10 @@ void check_required(const std::vector<KeySpec> &keys, const model::Options &opti
 // they drive both parsing and the generated documentation.
 const std::vector<KeySpec> &route_keys();
 const std::vector<KeySpec> &transform_keys();
+const std::vector<KeySpec> &schema_keys();
+// "" when `item` of schema key `key` is well formed, else what is wrong with it
+// ("pattern => replacement" with a valid regex; prune patterns are bare regexes).
+std::string check_schema_rule(const std::string &key, const std::string &item);
 
 // Stores one already-converted pipeline key into its PipelineSpec field.
 void set_pipeline_field(PipelineSpec &spec, const std::string &key, const std::string &text);

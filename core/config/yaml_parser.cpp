@@ -17,7 +17,7 @@
 namespace ds::config {
 namespace {
 
-const std::vector<std::string> kSections = {"source", "sink", "route", "transform", "pipeline"};
+const std::vector<std::string> kSections = {"source", "sink", "route", "transform", "schema", "pipeline"};
 
 std::string kind(const YAML::Node &node) {
   switch (node.Type()) {
@@ -51,7 +51,8 @@ class Parser {
     if (!root.IsNull() && !root.IsMap())
       throw Error(
           Code::config,
-          "a pipeline definition must be a map with the sections source, sink, route, transform, pipeline; got " +
+          "a pipeline definition must be a map with the sections source, sink, route, transform, schema, pipeline; "
+          "got " +
               kind(root),
           at(root));
 
@@ -68,10 +69,13 @@ class Parser {
         spec.routes = parse_routes(entry);
       } else if (entry.key == "transform") {
         spec.transforms = parse_transforms(entry);
+      } else if (entry.key == "schema") {
+        parse_schema(entry, spec);
       } else {
         parse_pipeline(entry, spec);
       }
     }
+    detail::apply_defaults(detail::schema_keys(), spec.schema);
     const std::string file_context = Mark{file_, 0, 0}.to_string();
     if (!have_source) throw Error(Code::config, "missing 'source' section", file_context);
     if (!have_sink) throw Error(Code::config, "missing 'sink' section", file_context);
@@ -107,7 +111,8 @@ class Parser {
         std::string message = "unknown section '" + entry.written + "'";
         std::string hint = nearest(entry.key, kSections);
         if (!hint.empty()) message += "; did you mean '" + hint + "'?";
-        throw Error(Code::config, message + " (valid: source, sink, route, transform, pipeline)", at(entry.key_node));
+        throw Error(Code::config, message + " (valid: source, sink, route, transform, schema, pipeline)",
+                    at(entry.key_node));
       }
       out.push_back(std::move(entry));
     }
@@ -201,6 +206,24 @@ class Parser {
     // what the documentation shows, so its defaults are the ones applied.
     detail::apply_defaults(keys, options);
     for (const auto &[name, text] : options.values()) detail::set_pipeline_field(spec, name, text);
+  }
+
+  // The schema section: flat keys; rename and override rules are checked here
+  // so a bad regex is reported with its position.
+  void parse_schema(const Entry &section, PipelineSpec &spec) const {
+    const std::vector<KeySpec> &keys = detail::schema_keys();
+    for (const Entry &entry : section_entries(section, "schema")) {
+      const KeySpec *key = detail::find_key(keys, entry.key);
+      if (key == nullptr)
+        detail::throw_unknown_key(entry.written, "schema", detail::key_names(keys), at(entry.key_node));
+      spec.schema.set(key->name, value(*key, entry));
+    }
+    for (const char *name : {"rename_tables", "rename_columns", "type_overrides", "prune_columns"}) {
+      for (const std::string &item : spec.schema.get_list(name)) {
+        std::string message = detail::check_schema_rule(name, item);
+        if (!message.empty()) throw Error(Code::config, message, at(section.key_node));
+      }
+    }
   }
 
   // The items of a route/transform list, each checked against `keys`.

@@ -9,12 +9,17 @@
 #include "config/registry.hpp"
 #include "config/spec.hpp"
 #include "model/connector.hpp"
+#include "model/value_policy.hpp"
 
 namespace ds::connectors {
 
 struct ConnectorContext {
   std::string pipeline_name;
   std::string base_dir;  // directory of the pipeline file, for relative paths ("" = current directory)
+  int parallelism = 1;   // the pipeline's reader threads (a source may prepare that many connections)
+  // What to do with values the other side cannot hold, and where to tally them.
+  model::InvalidValuePolicy invalid_values = model::InvalidValuePolicy::error;
+  std::shared_ptr<model::ValueReport> value_report = std::make_shared<model::ValueReport>();
 };
 
 using SourceFactory = std::function<std::unique_ptr<model::Source>(const model::Options &, const ConnectorContext &)>;

@@ -168,7 +168,10 @@ void export_batch(const BatchPtr &batch, ArrowSchema *out_schema, ArrowArray *ou
       arrays.push_back(column_array(batch->columns[i], schema.columns[i].type.id, batch));
     }
     if (batch->ops) {
-      ColumnSchema op{kOpColumn, DataType{TypeId::int8, 0, 0, ""}, false, ""};
+      ColumnSchema op;
+      op.name = kOpColumn;
+      op.type.id = TypeId::int8;
+      op.nullable = false;
       fields.push_back(column_schema(op));
       Column c;
       c.length = batch->num_rows;

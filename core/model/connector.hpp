@@ -67,6 +67,11 @@ class Source {
   // One reader per worker thread; each owns its own connection.
   virtual std::unique_ptr<SplitReader> open_reader() = 0;
   virtual std::string describe() const = 0;  // "sqlite path=/x/y.db" (no secrets)
+  // The source log's position at the snapshot's instant ("" when the source has
+  // no log or took no snapshot yet), e.g. MariaDB "file=mariadb-bin.000003
+  // pos=1234 gtid=0-1-42". Asked after plan_splits(); the pipeline stores it
+  // with the checkpoint so a change stream can start exactly where the copy ends.
+  virtual std::string consistent_position() { return ""; }
 };
 
 // Committed positions by stream, e.g. {"main.orders#3": "rowid=1200", ...}.
@@ -95,6 +100,29 @@ class SinkWriter {
   virtual void rollback() = 0;
 };
 
+// What a sink would run to make its target table match a routed source
+// schema, built by core/schema; `datasync schema` prints it, prepare_table()
+// and apply_plan() run it.
+struct ColumnTypeChoice {
+  std::string column;       // target column name
+  std::string source_type;  // the source's spelling (or the engine type's name)
+  std::string engine_type;  // "decimal(12,2)", "string", ...
+  std::string target_type;  // the column type in the target
+  std::string fidelity;     // "exact", "widened", "lossy"
+  std::string note;         // what is widened or lost, "" when exact
+};
+
+struct TableDdlPlan {
+  TableId source;  // the routed source table
+  TableId target;  // where the sink writes it
+  bool exists = false;
+  std::vector<ColumnTypeChoice> columns;
+  std::vector<std::string> statements;   // create the table, or bring an existing one closer (add, widen)
+  std::vector<std::string> destructive;  // drops and narrowings: run only when explicitly allowed
+  std::vector<std::string> differences;  // an existing table's differences, one line each
+  std::vector<std::string> notes;        // rewrites made: a name shortened or mapped, a default left out...
+};
+
 class Sink {
  public:
   virtual ~Sink() = default;
@@ -110,6 +138,12 @@ class Sink {
   // is "sink"; null when the sink cannot hold one.
   virtual std::unique_ptr<CheckpointStore> open_checkpoint_store(const std::string &pipeline_name) = 0;
   virtual std::string describe() const = 0;
+
+  // Schema migration (SQL sinks; others throw Code::unsupported): the plan
+  // for `schema` (a routed source schema) without running anything, and
+  // running a plan — its destructive statements only when allowed.
+  virtual TableDdlPlan plan_table(const TableSchema &schema);
+  virtual void apply_plan(const TableDdlPlan &plan, bool allow_destructive);
 };
 
 }  // namespace ds::model

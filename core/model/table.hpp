@@ -1,5 +1,6 @@
 // Table identity, table schemas and schema-change events.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,13 +29,33 @@ struct ColumnSchema {
   std::string name;
   DataType type;
   bool nullable = true;
-  std::string default_expression;  // the source's own text, "" when none
+  std::string default_expression;        // the source's own text, "" when none
+  std::string comment;                   // "" when none
+  bool auto_increment = false;           // MariaDB AUTO_INCREMENT, a PostgreSQL identity or serial
+  bool generated = false;                // computed by the source; its values are copied as data
+  std::vector<std::string> enum_values;  // the allowed values of an enum column, in the source's order
+  // A column type forced on the target (schema.type_overrides), "" to let the sink choose.
+  std::string target_type;
+};
+
+// A unique constraint or a secondary index (the primary key is TableSchema::primary_key).
+struct IndexSchema {
+  std::string name;
+  std::vector<int> columns;  // indexes into TableSchema::columns, in key order
+  bool unique = false;
 };
 
 struct TableSchema {
   TableId id;
   std::vector<ColumnSchema> columns;
   std::vector<int> primary_key;  // indexes into columns, in key order
+  std::vector<IndexSchema> indexes;
+  std::string comment;        // "" when none
+  int64_t row_estimate = -1;  // the source catalog's estimate, -1 when unknown
+  int64_t size_bytes = -1;    // data size in the source, -1 when unknown
+  // The source's SQL dialect ("postgres", "mariadb", "mysql", "sqlite"; "" when
+  // not SQL): a same-dialect target keeps default expressions verbatim.
+  std::string source_dialect;
 
   int find_column(const std::string &name) const;  // -1 when absent
 };

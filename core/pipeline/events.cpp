@@ -20,8 +20,6 @@ const char *event_kind_name(int kind) {
   return "unknown";
 }
 
-namespace {
-
 void append_json_string(std::string &out, const std::string &s) {
   out += '"';
   for (unsigned char c : s) {
@@ -44,6 +42,8 @@ void append_json_string(std::string &out, const std::string &s) {
   out += '"';
 }
 
+namespace {
+
 void field(std::string &out, const char *name, int64_t v, bool comma = true) {
   out += '"';
   out += name;
@@ -65,6 +65,7 @@ std::string MetricsSnapshot::to_json() const {
   field(out, "batches", batches);
   field(out, "errors", errors);
   field(out, "retries", retries);
+  field(out, "values_adjusted", values_adjusted);
   field(out, "elapsed_us", elapsed_us);
   field(out, "lag_ms", lag_ms);
   field(out, "tables_total", tables_total);

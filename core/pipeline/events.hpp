@@ -25,6 +25,8 @@ enum class EventKind : int {
   pipeline_failed = 10,
 };
 const char *event_kind_name(int kind);
+// Appends `s` as a JSON string literal (quoted and escaped).
+void append_json_string(std::string &out, const std::string &s);
 
 struct Event {
   EventKind kind;
@@ -55,7 +57,8 @@ struct MetricsSnapshot {
   int64_t batches = 0, errors = 0, retries = 0;
   int64_t elapsed_us = 0, lag_ms = -1;
   int64_t tables_total = 0, tables_done = 0, rows_estimated = 0;
-  std::string state;  // "created", "running", "finished", "failed", "cancelled"
+  int64_t values_adjusted = 0;  // values written as NULL or clamped under pipeline.invalid_values
+  std::string state;            // "created", "running", "finished", "failed", "cancelled"
   std::vector<TableMetrics> tables;
   std::string to_json() const;
 };

@@ -16,6 +16,8 @@ int64_t now_us() {
 }
 
 constexpr int64_t kPollUs = 20000;  // how often blocked threads re-check stop and failure
+// The checkpoint entry holding Source::consistent_position().
+const char *const kSnapshotPositionStream = "source:snapshot_position";
 
 enum State : int { created = 0, running = 1, finished = 2, failed = 3, cancelled = 4 };
 
@@ -182,6 +184,11 @@ struct Pipeline::Run {
       if (left == 0) owner.tables_done_.fetch_add(1);
       plans.push_back(std::move(plan));
     }
+    // Where the source's log stood at the snapshot: kept from the first run so
+    // a later change stream starts exactly where this copy ends.
+    const std::string log_position = source->consistent_position();
+    if (!log_position.empty() && state.find(kSnapshotPositionStream) == state.end())
+      new_plan_entries.push_back({kSnapshotPositionStream, log_position, true});
     if (store && !new_plan_entries.empty()) store->save(new_plan_entries);
 
     int lane_count = std::max(1, std::min(parallelism, sink->max_lanes()));
@@ -425,6 +432,9 @@ struct Pipeline::Run {
 Pipeline::Pipeline(config::PipelineSpec spec, connectors::ConnectorContext context)
     : spec_(std::move(spec)), context_(std::move(context)) {
   if (context_.pipeline_name.empty()) context_.pipeline_name = spec_.name;
+  context_.parallelism = std::max(1, spec_.parallelism);
+  context_.invalid_values = model::parse_invalid_value_policy(spec_.invalid_values);
+  context_.value_report = std::make_shared<model::ValueReport>();
 }
 
 Pipeline::~Pipeline() = default;
@@ -487,6 +497,11 @@ void Pipeline::run(bool fresh) {
   } catch (const std::exception &e) {
     run.fail(Error(Code::internal, std::string("unexpected failure: ") + e.what(), "pipeline=" + spec_.name));
   }
+  for (const auto &entry : context_.value_report->entries())
+    emit({EventKind::warning, entry.table,
+          "column " + entry.column + ": " + std::to_string(entry.count) + " value(s) " + entry.reason +
+              " (pipeline.invalid_values=" + model::invalid_value_policy_name(context_.invalid_values) + ")",
+          entry.count});
   if (run.first_error) {
     Error e = *run.first_error;
     finish(e.code() == Code::cancelled ? cancelled : failed);
@@ -531,6 +546,7 @@ MetricsSnapshot Pipeline::metrics() const {
   int64_t start = start_us_.load(), end = end_us_.load();
   m.elapsed_us = start == 0 ? 0 : (end ? end : now_us()) - start;
   m.lag_ms = -1;
+  m.values_adjusted = context_.value_report->total();
   m.state = state_name(state_.load());
   return m;
 }

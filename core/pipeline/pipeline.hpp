@@ -42,6 +42,12 @@ class Pipeline {
   MetricsSnapshot metrics() const;
   const std::string &name() const { return spec_.name; }
 
+  // Schema migration without copying data: for every table the source
+  // selects, the sink's DDL plan (as JSON, see schema_plan_json); with
+  // `apply`, the plans are run too (destructive statements only when
+  // allowed). Before run() only; the pipeline can still run afterwards.
+  std::string schema(bool apply, bool allow_destructive);
+
  private:
   struct HostTransform;
   struct Run;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/error.hpp"
+#include "schema/naming.hpp"
 
 namespace ds::pipeline {
 namespace {
@@ -107,6 +108,26 @@ RoutedTable route_table(const model::TableSchemaPtr &source, const config::Pipel
                   t.mark.to_string());
   }
 
+  // The schema section: pruned columns, then target names, then forced types.
+  const schema::SchemaOptions options = schema::SchemaOptions::from(spec.schema);
+  for (size_t i = projection.size(); i-- > 0;) {
+    if (!options.pruned(source->id, source->columns[static_cast<size_t>(projection[i])].name)) continue;
+    projection.erase(projection.begin() + static_cast<std::ptrdiff_t>(i));
+    names.erase(names.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  if (projection.empty())
+    throw Error(Code::config, "schema.prune_columns leaves table " + source->id.to_string() + " without columns");
+  routed->id.table_name = options.table_name(routed->id.table_name);
+  for (auto &name : names) name = options.column_name(routed->id.table_name, name);
+  for (size_t i = 0; i < names.size(); ++i)
+    for (size_t j = i + 1; j < names.size(); ++j)
+      if (names[i] == names[j])
+        throw Error(Code::schema,
+                    "columns '" + source->columns[static_cast<size_t>(projection[i])].name + "' and '" +
+                        source->columns[static_cast<size_t>(projection[j])].name + "' of table " +
+                        source->id.to_string() + " both become '" + names[i] +
+                        "' in the target; rename one (schema.rename_columns, or an alias in a transform projection)");
+
   bool identity = projection.size() == source->columns.size();
   for (size_t i = 0; identity && i < projection.size(); ++i)
     identity = projection[i] == static_cast<int>(i) && names[i] == source->columns[i].name;
@@ -118,16 +139,30 @@ RoutedTable route_table(const model::TableSchemaPtr &source, const config::Pipel
       c.name = names[i];
       routed->columns.push_back(c);
     }
-    // The key survives only if every key column does.
-    for (int k : source->primary_key) {
-      auto it = std::find(projection.begin(), projection.end(), k);
-      if (it == projection.end()) {
-        routed->primary_key.clear();
-        break;
+    // A key or an index survives only if every one of its columns does.
+    auto remap = [&projection](const std::vector<int> &columns, std::vector<int> &out_columns) {
+      out_columns.clear();
+      for (int k : columns) {
+        auto it = std::find(projection.begin(), projection.end(), k);
+        if (it == projection.end()) {
+          out_columns.clear();
+          return false;
+        }
+        out_columns.push_back(static_cast<int>(it - projection.begin()));
       }
-      routed->primary_key.push_back(static_cast<int>(it - projection.begin()));
+      return true;
+    };
+    remap(source->primary_key, routed->primary_key);
+    routed->indexes.clear();
+    for (const auto &index : source->indexes) {
+      model::IndexSchema kept = index;
+      if (remap(index.columns, kept.columns)) routed->indexes.push_back(std::move(kept));
     }
     out.projection = projection;
+  }
+  for (size_t i = 0; i < routed->columns.size(); ++i) {
+    const size_t from = out.projection.empty() ? i : static_cast<size_t>(out.projection[i]);
+    routed->columns[i].target_type = options.type_override(source->id, source->columns[from]);
   }
   out.routed_schema = routed;
   return out;

@@ -224,6 +224,12 @@ DS_API ds_status ds_config_add_route(ds_config *cfg, const char *source_table_re
  * *out is owned: ds_free(). @since 0.1
  */
 DS_API ds_status ds_config_reference(char **out, ds_error **err);
+/**
+ * The type-mapping table (engine type → column type per target dialect, with
+ * its fidelity: exact, widened or lossy and what is lost), as Markdown;
+ * docs/type-mapping.md is this text. *out is owned: ds_free(). @since 0.1
+ */
+DS_API ds_status ds_type_mapping_reference(char **out, ds_error **err);
 /** Frees a config; NULL is a no-op. @since 0.1 */
 DS_API void ds_config_destroy(ds_config *cfg);
 
@@ -325,6 +331,30 @@ DS_API ds_status ds_pipeline_run_with_options(ds_pipeline *p, const ds_run_optio
 DS_API void ds_pipeline_stop(ds_pipeline *p);
 /** Destroys a pipeline; stops and waits for it if it is running. NULL is a no-op. Never from a callback. @since 0.1 */
 DS_API void ds_pipeline_destroy(ds_pipeline *p);
+
+/* ---------------------------------------------------------- schema migration */
+/** What ds_pipeline_schema does besides planning. Values appended, never renumbered. */
+typedef enum ds_schema_action {
+  DS_SCHEMA_PLAN = 0, /* plan only: nothing changes in the target */
+  DS_SCHEMA_APPLY = 1 /* run each table's plan: create missing tables, add columns, widen types */
+} ds_schema_action;
+/** ds_pipeline_schema flag: with DS_SCHEMA_APPLY, also run drops and narrowings. */
+#define DS_SCHEMA_ALLOW_DESTRUCTIVE 1u
+/**
+ * Schema migration without copying data: for every table the source selects
+ * (after the pipeline's routes, transforms and `schema` section), the sink's
+ * plan — the DDL that creates it, or an existing table's differences and the
+ * statements that bring it closer — with each column's type mapping and its
+ * fidelity. *out_json (may be NULL) receives
+ *   {"pipeline", "source", "sink", "applied", "tables": [{"source", "target",
+ *    "exists", "statements": [..], "destructive": [..], "differences": [..],
+ *    "notes": [..], "columns": [{"column", "source_type", "engine_type",
+ *    "target_type", "fidelity": "exact"|"widened"|"lossy"|"override", "note"}]}]}
+ * owned: ds_free(). Only before the pipeline runs; it can still run after.
+ * @since 0.1
+ */
+DS_API ds_status ds_pipeline_schema(ds_pipeline *p, ds_schema_action action, uint32_t flags, char **out_json,
+                                    ds_error **err);
 /** The pipeline's name; borrowed, lives as long as p. @since 0.1 */
 DS_API const char *ds_pipeline_name(const ds_pipeline *p);
 
@@ -349,6 +379,9 @@ DS_API int64_t ds_metrics_tables_total(const ds_metrics *m);
 DS_API int64_t ds_metrics_tables_done(const ds_metrics *m);
 /** Estimated total rows of the source (0 when unknown), for progress displays. */
 DS_API int64_t ds_metrics_rows_estimated(const ds_metrics *m);
+/* Values written as NULL or clamped under pipeline.invalid_values (each kind is
+ * also reported as a DS_EVENT_WARNING naming table and column). @since 0.1 */
+DS_API int64_t ds_metrics_values_adjusted(const ds_metrics *m);
 DS_API size_t ds_metrics_num_tables(const ds_metrics *m);
 /** Borrowed, lives as long as m; "" when i is out of range. */
 DS_API const char *ds_metrics_table_name(const ds_metrics *m, size_t i);

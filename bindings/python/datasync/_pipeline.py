@@ -365,13 +365,34 @@ class Pipeline:
         if native is not None:
             native.stop()
 
+    def schema(self, apply: bool = False, allow_destructive: bool = False) -> Dict[str, Any]:
+        """Schema migration without copying data.
+
+        For every table the source selects (after routes, transforms and the
+        ``schema`` section) returns the sink's plan: the DDL that creates the
+        table, or an existing table's ``differences`` and the ``statements``
+        that bring it closer (``destructive`` ones apart), each column's type
+        mapping with its ``fidelity`` (exact, widened, lossy, override) and
+        ``notes`` on rewrites. With ``apply=True`` the plans are run (the
+        destructive statements too only with ``allow_destructive=True``).
+        Before :meth:`run` only; the pipeline can still run afterwards.
+
+        Returns ``{"pipeline", "source", "sink", "applied", "tables": [...]}``
+        as ``ds_pipeline_schema`` documents it.
+        """
+        native = self._live()
+        if self._thread is not None:
+            raise StateError("schema() is only available before run()")
+        return json.loads(native.schema(bool(apply), bool(allow_destructive)))
+
     def metrics(self) -> Dict[str, Any]:
         """A snapshot of the counters. Any thread, any time; after :meth:`close`,
         the last snapshot taken when :meth:`run` ended.
 
         Keys: rows_read, rows_written, bytes_read, bytes_written, batches,
         errors, retries, elapsed_us, lag_ms (-1 when unknown), tables_total,
-        tables_done, rows_estimated (0 when unknown), and tables, keyed by
+        tables_done, rows_estimated (0 when unknown), values_adjusted (values
+        written as NULL or clamped under pipeline.invalid_values), and tables, keyed by
         *source* table name (before routing):
         ``{"main.orders": {rows_read, rows_written, bytes_read, bytes_written}}``.
         """

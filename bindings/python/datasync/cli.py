@@ -2,6 +2,8 @@
 
     datasync --version
     datasync run PIPELINE.yaml [--fresh] [--quiet] [--summary-json PATH]
+    datasync schema PIPELINE.yaml [--dry-run | --export DIR | --diff | --apply [--allow-destructive]]
+                                  [--report] [--json]
 
 Exit status: 0 success; 1 the run failed; 2 usage or configuration error
 (DS_ERR_CONFIG, DS_ERR_INVALID_ARGUMENT); 130 interrupted by Ctrl-C (SIGINT);
@@ -131,6 +133,22 @@ class _Progress:
             self.shown = False
 
 
+class _Notices:
+    """Prints warnings (values adjusted under pipeline.invalid_values, ...) and
+    retries as they happen, also with --quiet: they say something changed."""
+
+    def __init__(self, stream: TextIO, over_progress: bool) -> None:
+        self.stream = stream
+        self.prefix = "\r\x1b[K" if over_progress else ""
+
+    def __call__(self, event: Any) -> None:
+        if event.kind not in ("warning", "retry"):
+            return
+        where = f"{event.table}: " if event.table else ""
+        self.stream.write(f"{self.prefix}datasync: {event.kind}: {where}{_one_line(event.message)}\n")
+        self.stream.flush()
+
+
 # ------------------------------------------------------------------- commands
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -148,6 +166,24 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fresh", action="store_true", help="ignore the stored checkpoint and start from the beginning")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress line and no summary")
     run.add_argument("--summary-json", metavar="PATH", help="write the final metrics as JSON to PATH")
+    schema = sub.add_parser(
+        "schema",
+        help="plan, export, compare or apply the target schema",
+        description="Schema migration without copying data: the target DDL for every table the pipeline's "
+        "source selects. Default: print it (--dry-run).",
+    )
+    schema.add_argument("file", metavar="FILE", help="the pipeline definition (YAML)")
+    mode = schema.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print the DDL (the default)")
+    mode.add_argument("--export", metavar="DIR", help="write one DDL file per table into DIR")
+    mode.add_argument("--diff", action="store_true", help="list how existing target tables differ from the source")
+    mode.add_argument("--apply", action="store_true",
+                      help="make the target match: create tables, add columns, widen types")
+    schema.add_argument("--allow-destructive", action="store_true",
+                        help="with --apply, also drop target-only columns and narrow or change types")
+    schema.add_argument("--report", action="store_true",
+                        help="also list every column whose type mapping is lossy (or forced by an override)")
+    schema.add_argument("--json", action="store_true", help="print the plan as JSON")
     return parser
 
 
@@ -173,6 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     metrics: Optional[Dict[str, Any]] = None
     try:
         pipeline = Pipeline.from_file(args.file)
+        pipeline.on_event(_Notices(sys.stderr, show_progress))
         metrics = pipeline.run(fresh=args.fresh, progress=progress)
     except (KeyboardInterrupt, _Terminated) as exc:
         if progress:
@@ -207,6 +244,86 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _statements_text(table: Dict[str, Any]) -> str:
+    lines = [f"-- {table['source']} -> {table['target']} ({'exists' if table['exists'] else 'new'})"]
+    lines += [f"-- difference: {d}" for d in table["differences"]]
+    lines += [f"-- note: {n}" for n in table["notes"]]
+    lines += [s + ";" for s in table["statements"]]
+    if table["destructive"]:
+        lines.append("-- destructive (run only with --apply --allow-destructive):")
+        lines += [f"-- {s};" for s in table["destructive"]]
+    return "\n".join(lines) + "\n"
+
+
+def _report_text(plan: Dict[str, Any]) -> str:
+    lines = []
+    for table in plan["tables"]:
+        for c in table["columns"]:
+            if c["fidelity"] in ("lossy", "override"):
+                lines.append(f"{table['source']}.{c['column']}: {c['source_type']} -> {c['target_type']} "
+                             f"({c['fidelity']}: {c['note']})")
+    if not lines:
+        return "no lossy column: every value arrives exactly\n"
+    return "lossy columns:\n" + "".join(f"  {line}\n" for line in lines)
+
+
+def _safe_file_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name) + ".sql"
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from ._pipeline import Pipeline  # noqa: PLC0415
+
+    if args.allow_destructive and not args.apply:
+        print("datasync: error: --allow-destructive only goes with --apply", file=sys.stderr)
+        return EXIT_USAGE
+    pipeline: Optional[Pipeline] = None
+    try:
+        pipeline = Pipeline.from_file(args.file)
+        plan = pipeline.schema(apply=args.apply, allow_destructive=args.allow_destructive)
+    except Error as exc:
+        print(error_line(exc), file=sys.stderr)
+        return EXIT_USAGE if exc.status_name in _USAGE_STATUSES else EXIT_FAILED
+    finally:
+        if pipeline is not None:
+            pipeline.close()
+    if args.json:
+        print(json.dumps(plan, indent=2, ensure_ascii=False))
+    elif args.export:
+        import os  # noqa: PLC0415
+
+        os.makedirs(args.export, exist_ok=True)
+        for table in plan["tables"]:
+            path = os.path.join(args.export, _safe_file_name(table["target"]))
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(_statements_text(table))
+            print(path)
+    elif args.diff:
+        for table in plan["tables"]:
+            if not table["exists"]:
+                print(f"{table['target']}: missing in the target (source {table['source']})")
+            elif not table["differences"]:
+                print(f"{table['target']}: no differences")
+            else:
+                print(f"{table['target']}:")
+                for d in table["differences"]:
+                    print(f"  {d}")
+    elif args.apply:
+        for table in plan["tables"]:
+            ran = table["statements"] + (table["destructive"] if args.allow_destructive else [])
+            verb = "created" if not table["exists"] else ("altered" if ran else "unchanged")
+            print(f"{table['target']}: {verb}" + (f" ({len(ran)} statement{'s' if len(ran) != 1 else ''})" if ran else ""))
+            if table["destructive"] and not args.allow_destructive:
+                print(f"  {len(table['destructive'])} destructive change(s) left out (--allow-destructive):")
+                for s in table["destructive"]:
+                    print(f"    {s}")
+    else:
+        print("\n".join(_statements_text(table) for table in plan["tables"]), end="")
+    if args.report:
+        print(_report_text(plan), end="")
+    return EXIT_OK
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
@@ -218,7 +335,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if threading_is_main():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return cmd_run(args)
+        return cmd_schema(args) if args.command == "schema" else cmd_run(args)
     except KeyboardInterrupt:  # Ctrl-C outside the run (while loading)
         print("datasync: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

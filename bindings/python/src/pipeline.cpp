@@ -34,6 +34,7 @@ py::dict metrics_dict(const ds_metrics *m) {
   d["tables_total"] = ds_metrics_tables_total(m);
   d["tables_done"] = ds_metrics_tables_done(m);
   d["rows_estimated"] = ds_metrics_rows_estimated(m);
+  d["values_adjusted"] = ds_metrics_values_adjusted(m);
   py::dict tables;
   size_t n = ds_metrics_num_tables(m);
   for (size_t i = 0; i < n; ++i) {
@@ -206,6 +207,31 @@ class NativePipeline {
     if (was_closed) throw_error(DS_ERR_STATE, "the pipeline is closed");
     if (st != DS_OK) throw_status(st, err);
     ds_error_free(err);
+  }
+
+  // The schema plan as JSON text (parsed by the Python layer).
+  std::string schema(bool apply, bool allow_destructive) {
+    if (callback_depth() > 0) throw_error(DS_ERR_STATE, "schema() cannot be called from inside a datasync callback");
+    char *json = nullptr;
+    ds_error *err = nullptr;
+    ds_status st = DS_OK;
+    bool was_closed = false;
+    GilRelease nogil;
+    {
+      std::shared_lock<std::shared_mutex> lock(mutex_);
+      if (!p_)
+        was_closed = true;
+      else
+        st = ds_pipeline_schema(p_, apply ? DS_SCHEMA_APPLY : DS_SCHEMA_PLAN,
+                                allow_destructive ? DS_SCHEMA_ALLOW_DESTRUCTIVE : 0u, &json, &err);
+    }
+    nogil.restore();
+    if (was_closed) throw_error(DS_ERR_STATE, "the pipeline is closed");
+    if (st != DS_OK) throw_status(st, err);
+    ds_error_free(err);
+    std::string out = json ? json : "";
+    ds_free(json);
+    return out;
   }
 
   void stop() {
@@ -404,6 +430,7 @@ void bind_pipeline(py::module_ &m) {
       .def("add_event_listener", &NativePipeline::add_event_listener, py::arg("fn"), py::arg("name"))
       .def("run", &NativePipeline::run, py::arg("fresh") = false)
       .def("stop", &NativePipeline::stop)
+      .def("schema", &NativePipeline::schema, py::arg("apply") = false, py::arg("allow_destructive") = false)
       .def("metrics", &NativePipeline::metrics)
       .def("close", &NativePipeline::close)
       .def("take_callback_exception", &NativePipeline::take_callback_exception);

@@ -1,5 +1,7 @@
 #include "connectors/postgres/catalog.hpp"
 
+#include <cstdlib>
+#include <map>
 #include <memory>
 
 namespace ds::connectors::postgres {
@@ -76,11 +78,16 @@ model::TableSchemaPtr load_schema(Connection &conn, const TableEntry &table) {
       "  CASE WHEN t.typtypmod <> -1 THEN t.typtypmod ELSE c.tmod END, c.depth + 1, c.dflt, c.declared"
       " FROM cols c JOIN pg_type t ON t.oid = c.tid WHERE t.typtype = 'd')"
       "SELECT DISTINCT ON (c.attnum) c.attname, c.attnotnull, t.typname, c.tmod, format_type(c.tid, c.tmod), c.dflt, "
-      "c.declared "
-      "FROM cols c JOIN pg_type t ON t.oid = c.tid ORDER BY c.attnum, c.depth DESC",
+      "c.declared, c.attnum, t.typtype, coalesce(col_description($1::oid, c.attnum), ''), a.attidentity, "
+      "a.attgenerated, c.tid "
+      "FROM cols c JOIN pg_type t ON t.oid = c.tid "
+      "JOIN pg_attribute a ON a.attrelid = $1::oid AND a.attnum = c.attnum "
+      "ORDER BY c.attnum, c.depth DESC",
       {oid}, name);
   auto schema = std::make_shared<model::TableSchema>();
   schema->id = table.id;
+  schema->source_dialect = "postgres";
+  std::map<int64_t, int> attnum_to_index;
   if (r.rows() == 0)
     throw Error(Code::not_found, "table " + name + " does not exist or has no columns",
                 conn.context() + " table=" + name);
@@ -94,7 +101,47 @@ model::TableSchemaPtr load_schema(Connection &conn, const TableEntry &table) {
     const std::string base = r.value(i, 2);
     c.type = map_type(base, static_cast<int>(r.int_value(i, 3)), base == "jsonb" ? r.value(i, 4) : r.value(i, 6));
     c.default_expression = r.value(i, 5);
+    c.comment = r.value(i, 9);
+    const std::string identity = r.value(i, 10), generated = r.value(i, 11);
+    c.auto_increment = !identity.empty() || c.default_expression.rfind("nextval(", 0) == 0;
+    c.generated = !generated.empty();
+    if (r.value(i, 8) == "e") {
+      Result labels = conn.exec_params("SELECT enumlabel FROM pg_enum WHERE enumtypid = $1::oid ORDER BY enumsortorder",
+                                       {r.value(i, 12)}, name);
+      for (int k = 0; k < labels.rows(); ++k) c.enum_values.push_back(labels.value(k, 0));
+    }
+    attnum_to_index[r.int_value(i, 7)] = static_cast<int>(schema->columns.size());
     schema->columns.push_back(std::move(c));
+  }
+  schema->row_estimate = table.row_estimate;
+  schema->size_bytes = table.pages * 8192;
+  Result info = conn.exec_params("SELECT coalesce(obj_description($1::oid, 'pg_class'), '')", {oid}, name);
+  if (info.rows() == 1) schema->comment = info.value(0, 0);
+  // Unique constraints and plain secondary indexes; expression and partial
+  // indexes have no portable form and are left out.
+  Result idx = conn.exec_params(
+      "SELECT i.relname, x.indisunique, array_to_string(x.indkey::int2[], ' ') FROM pg_index x "
+      "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = $1::oid AND NOT x.indisprimary "
+      "AND x.indexprs IS NULL AND x.indpred IS NULL ORDER BY i.relname",
+      {oid}, name);
+  for (int i = 0; i < idx.rows(); ++i) {
+    model::IndexSchema index;
+    index.name = idx.value(i, 0);
+    index.unique = idx.value(i, 1) == "t";
+    std::string keys = idx.value(i, 2);
+    size_t at = 0;
+    bool complete = true;
+    while (at < keys.size()) {
+      size_t end = keys.find(' ', at);
+      if (end == std::string::npos) end = keys.size();
+      auto found = attnum_to_index.find(std::atoll(keys.substr(at, end - at).c_str()));
+      if (found == attnum_to_index.end())
+        complete = false;
+      else
+        index.columns.push_back(found->second);
+      at = end + 1;
+    }
+    if (complete && !index.columns.empty()) schema->indexes.push_back(std::move(index));
   }
   Result pk = conn.exec_params(
       "SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) "
@@ -106,6 +153,22 @@ model::TableSchemaPtr load_schema(Connection &conn, const TableEntry &table) {
     if (idx >= 0) schema->primary_key.push_back(idx);
   }
   return schema;
+}
+
+model::TableSchemaPtr load_schema_if_exists(Connection &conn, const std::string &schema, const std::string &table) {
+  Result r = conn.exec_params(
+      "SELECT c.oid, c.relkind, greatest(c.reltuples, 0)::bigint, c.relpages FROM pg_class c "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', "
+      "'p')",
+      {schema, table});
+  if (r.rows() == 0) return nullptr;
+  TableEntry entry;
+  entry.id = model::TableId{"", schema, table};
+  entry.oid = static_cast<uint32_t>(r.int_value(0, 0));
+  entry.relkind = r.value(0, 1)[0];
+  entry.row_estimate = r.int_value(0, 2);
+  entry.pages = r.int_value(0, 3);
+  return load_schema(conn, entry);
 }
 
 }  // namespace ds::connectors::postgres

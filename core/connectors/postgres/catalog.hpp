@@ -31,4 +31,7 @@ model::DataType map_type(const std::string &typname, int typmod, const std::stri
 // nullability, defaults and primary key order.
 model::TableSchemaPtr load_schema(Connection &conn, const TableEntry &table);
 
+// The schema of table schema.table, or null when there is no such table.
+model::TableSchemaPtr load_schema_if_exists(Connection &conn, const std::string &schema, const std::string &table);
+
 }  // namespace ds::connectors::postgres

@@ -1,6 +1,7 @@
 #include "connectors/postgres/ddl.hpp"
 
 #include "model/error.hpp"
+#include "schema/type_mapping.hpp"
 
 namespace ds::connectors::postgres {
 namespace {
@@ -22,32 +23,7 @@ bool is_string_category(char c) { return c == 'S'; }
 
 }  // namespace
 
-std::string mapped_type(const model::DataType &t) {
-  switch (t.id) {
-    case TypeId::boolean: return "boolean";
-    case TypeId::int8:
-    case TypeId::int16: return "smallint";
-    case TypeId::int32: return "integer";
-    case TypeId::int64: return "bigint";
-    case TypeId::uint64: return "numeric(20,0)";
-    case TypeId::float32: return "real";
-    case TypeId::float64: return "double precision";
-    case TypeId::decimal:
-      if (t.precision <= 0) return "numeric";
-      return "numeric(" + std::to_string(t.precision) + "," + std::to_string(t.scale) + ")";
-    case TypeId::string: return "text";
-    case TypeId::binary: return "bytea";
-    case TypeId::date: return "date";
-    case TypeId::time: return "time";
-    case TypeId::timestamp: return "timestamp";
-    case TypeId::timestamp_tz: return "timestamptz";
-    case TypeId::interval: return "interval";
-    case TypeId::json: return "jsonb";
-    case TypeId::uuid: return "uuid";
-    case TypeId::unknown: return "text";
-  }
-  return "text";
-}
+std::string mapped_type(const model::DataType &t) { return schema::map_to(schema::Dialect::postgres, t).spelling; }
 
 bool same_engine_type(const model::DataType &type, const std::string &t, char category, bool is_enum) {
   switch (type.id) {
@@ -105,11 +81,24 @@ bool target_accepts(const model::DataType &type, const TargetColumn &c) {
 
 std::string column_type_for_create(Connection &conn, const model::DataType &type) {
   if (!type.source_name.empty()) {
-    Result r = conn.exec_params(
-        "SELECT b.typname, b.typcategory, b.typtype FROM pg_type t"
-        " JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END"
-        " WHERE t.oid = to_regtype($1)",
-        {type.source_name});
+    // Another engine's spelling ("int(10) unsigned") is a syntax error to
+    // to_regtype() before PostgreSQL 16 rather than NULL: such a spelling is
+    // simply not a PostgreSQL type. A savepoint keeps an open transaction usable.
+    const bool in_tx = conn.in_transaction();
+    if (in_tx) conn.exec("SAVEPOINT ds_regtype");
+    Result r;
+    try {
+      r = conn.exec_params(
+          "SELECT b.typname, b.typcategory, b.typtype FROM pg_type t"
+          " JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END"
+          " WHERE t.oid = to_regtype($1)",
+          {type.source_name});
+    } catch (const Error &e) {
+      if (e.code() == Code::connection) throw;
+      if (in_tx) conn.exec("ROLLBACK TO SAVEPOINT ds_regtype");
+      return mapped_type(type);
+    }
+    if (in_tx) conn.exec("RELEASE SAVEPOINT ds_regtype");
     if (r.rows() == 1) {
       std::string cat = r.value(0, 1), kind = r.value(0, 2);
       if (same_engine_type(type, r.value(0, 0), cat.empty() ? 'X' : cat[0], kind == "e")) return type.source_name;
@@ -173,24 +162,6 @@ const TargetColumn *find_target_column(const std::vector<TargetColumn> &target, 
     found = &c;
   }
   return found;
-}
-
-std::string create_table_sql(const std::string &target_schema, const model::TableSchema &schema,
-                             const std::vector<std::string> &column_types) {
-  std::string sql = "CREATE TABLE IF NOT EXISTS " + qualified_name(target_schema, schema.id.table_name) + " (";
-  for (size_t i = 0; i < schema.columns.size(); ++i) {
-    const model::ColumnSchema &c = schema.columns[i];
-    sql += (i ? ", " : "") + quote_identifier(c.name) + " " + column_types[i];
-    if (!c.nullable) sql += " NOT NULL";
-  }
-  if (!schema.primary_key.empty()) {
-    sql += ", PRIMARY KEY (";
-    for (size_t k = 0; k < schema.primary_key.size(); ++k)
-      sql += (k ? ", " : "") + quote_identifier(schema.columns[static_cast<size_t>(schema.primary_key[k])].name);
-    sql += ")";
-  }
-  sql += ")";
-  return sql;
 }
 
 }  // namespace ds::connectors::postgres

@@ -52,8 +52,4 @@ std::vector<TargetColumn> target_columns(Connection &conn, const std::string &sc
 // matching case-insensitively; null when none.
 const TargetColumn *find_target_column(const std::vector<TargetColumn> &target, const std::string &name);
 
-// CREATE TABLE IF NOT EXISTS with the given column types (one per column of `schema`).
-std::string create_table_sql(const std::string &target_schema, const model::TableSchema &schema,
-                             const std::vector<std::string> &column_types);
-
 }  // namespace ds::connectors::postgres

@@ -5,8 +5,10 @@
 
 #include "connectors/postgres/checkpoint.hpp"
 #include "connectors/postgres/copy_binary_encode.hpp"
+#include "connectors/postgres/catalog.hpp"
 #include "connectors/postgres/ddl.hpp"
 #include "model/error.hpp"
+#include "schema/ddl.hpp"
 
 namespace ds::connectors::postgres {
 namespace {
@@ -91,20 +93,10 @@ void PostgresSink::prepare_table(const model::TableSchema &schema) {
   if (kind == '\0') {
     if (!shared_->config.create_tables)
       throw Error(Code::not_found, "target table " + display + " does not exist and create_tables is false", ctx);
-    std::vector<std::string> types;
-    types.reserve(schema.columns.size());
-    for (const model::ColumnSchema &c : schema.columns) types.push_back(column_type_for_create(conn, c.type));
-    const std::string sql = create_table_sql(ns, schema, types);
-    conn.exec("BEGIN");
-    try {
-      conn.exec(kDdlLock);
-      conn.exec("CREATE SCHEMA IF NOT EXISTS " + quote_identifier(ns), display);
-      conn.exec(sql, display);
-      conn.exec("COMMIT");
-    } catch (...) {
-      rollback_quietly(conn);
-      throw;
-    }
+    model::TableDdlPlan plan = plan_locked(conn, schema);
+    std::vector<std::string> statements = {"CREATE SCHEMA IF NOT EXISTS " + quote_identifier(ns)};
+    statements.insert(statements.end(), plan.statements.begin(), plan.statements.end());
+    run_ddl(conn, statements, display);
     return;
   }
   if (kind != 'r' && kind != 'p')
@@ -136,6 +128,44 @@ void PostgresSink::prepare_table(const model::TableSchema &schema) {
                       ") is NOT NULL without a default and the source has no such column",
                   ctx);
   }
+}
+
+model::TableDdlPlan PostgresSink::plan_table(const model::TableSchema &schema) {
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  return plan_locked(shared_->connection(), schema);
+}
+
+model::TableDdlPlan PostgresSink::plan_locked(Connection &conn, const model::TableSchema &schema) {
+  schema::TargetInfo target;
+  target.dialect = schema::Dialect::postgres;
+  target.target = model::TableId{"", target_schema(schema.id), schema.id.table_name};
+  target.existing = load_schema_if_exists(conn, target.target.schema_name, target.target.table_name);
+  target.keep_spelling = [&conn](const model::TableSchema &source, int column) {
+    const model::DataType &type = source.columns[static_cast<size_t>(column)].type;
+    std::string chosen = column_type_for_create(conn, type);
+    return !type.source_name.empty() && chosen == type.source_name ? chosen : std::string();
+  };
+  return schema::plan_table(schema, target);
+}
+
+void PostgresSink::run_ddl(Connection &conn, const std::vector<std::string> &statements, const std::string &table) {
+  conn.exec("BEGIN");
+  try {
+    // Lanes and concurrent pipelines may create the same table at once.
+    conn.exec(kDdlLock);
+    for (const std::string &sql : statements) conn.exec(sql, table);
+    conn.exec("COMMIT");
+  } catch (...) {
+    rollback_quietly(conn);
+    throw;
+  }
+}
+
+void PostgresSink::apply_plan(const model::TableDdlPlan &plan, bool allow_destructive) {
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  std::vector<std::string> statements = plan.statements;
+  if (allow_destructive) statements.insert(statements.end(), plan.destructive.begin(), plan.destructive.end());
+  if (!statements.empty()) run_ddl(shared_->connection(), statements, plan.target.to_string());
 }
 
 void PostgresSink::apply_schema_change(const model::SchemaChange &change) {

@@ -46,6 +46,8 @@ class PostgresSink : public model::Sink {
   void apply_schema_change(const model::SchemaChange &change) override;
   std::unique_ptr<model::SinkWriter> open_writer(int lane) override;
   int max_lanes() const override { return 8; }
+  model::TableDdlPlan plan_table(const model::TableSchema &schema) override;
+  void apply_plan(const model::TableDdlPlan &plan, bool allow_destructive) override;
   std::unique_ptr<model::CheckpointStore> open_checkpoint_store(const std::string &pipeline_name) override;
   std::string describe() const override;
 
@@ -53,6 +55,9 @@ class PostgresSink : public model::Sink {
   std::string target_schema(const model::TableId &id) const;
 
  private:
+  model::TableDdlPlan plan_locked(Connection &conn, const model::TableSchema &schema);  // with shared_->mutex held
+  void run_ddl(Connection &conn, const std::vector<std::string> &statements, const std::string &table);
+
   std::shared_ptr<SinkShared> shared_;
   std::string context_;  // "sink=postgres host=... port=... database=..."
 };

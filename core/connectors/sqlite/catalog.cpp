@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "schema/type_mapping.hpp"
+
 namespace ds::connectors::sqlite {
 namespace {
 
@@ -108,29 +110,7 @@ model::DataType map_declared_type(const std::string &declared) {
 }
 
 std::string declared_type_for(const model::DataType &type) {
-  using model::TypeId;
-  switch (type.id) {
-    case TypeId::boolean: return "BOOLEAN";
-    case TypeId::int8:
-    case TypeId::int16:
-    case TypeId::int32:
-    case TypeId::int64:
-    case TypeId::uint64: return "INTEGER";
-    case TypeId::float32:
-    case TypeId::float64: return "REAL";
-    case TypeId::decimal: return "DECIMAL(" + std::to_string(type.precision) + "," + std::to_string(type.scale) + ")";
-    case TypeId::string: return "TEXT";
-    case TypeId::binary: return "BLOB";
-    case TypeId::date: return "DATE";
-    case TypeId::time: return "TIME";
-    case TypeId::timestamp: return "DATETIME";
-    case TypeId::timestamp_tz: return "TIMESTAMP";
-    case TypeId::json: return "JSON";
-    case TypeId::uuid: return "UUID";
-    case TypeId::interval:
-    case TypeId::unknown: return "TEXT";
-  }
-  return "TEXT";
+  return schema::map_to(schema::Dialect::sqlite, type).spelling;
 }
 
 bool is_valid_declared_type(std::string_view s) {
@@ -274,6 +254,7 @@ model::TableSchemaPtr table_schema(const Connection &conn, const std::string &ta
   bool without_rowid = is_without_rowid(conn, table);
   auto schema = std::make_shared<model::TableSchema>();
   schema->id = model::TableId{"", "main", table};
+  schema->source_dialect = "sqlite";
   std::vector<std::pair<int, int>> pk;  // (position in key, column index)
   int pk_columns = 0;
   for (const ColumnInfo &c : cols)

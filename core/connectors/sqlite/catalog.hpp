@@ -28,8 +28,9 @@ Affinity affinity_of(std::string_view declared);
 //   NUMERIC (bare NUMERIC/DECIMAL included) -> unknown, read and written as text.
 model::DataType map_declared_type(const std::string &declared);
 // The declared type the sink gives a new column of `type` when its source_name
-// is not usable: INTEGER, REAL, DECIMAL(p,s), TEXT, BLOB, BOOLEAN, DATE, DATETIME,
-// TIMESTAMP (timestamp_tz, holding UTC), TIME, JSON, UUID; TEXT for interval and unknown.
+// is not usable (core/schema's mapping table): INTEGER, REAL, DECIMAL(p,s), TEXT,
+// BLOB, BOOLEAN, DATE, DATETIME, TIMESTAMPTZ (holding UTC), TIME, JSON, UUID;
+// TEXT for interval and unknown.
 std::string declared_type_for(const model::DataType &type);
 // The declared type for a new column: the source's own spelling when it is a
 // valid SQLite type name that maps back to the same kind of engine type (so a

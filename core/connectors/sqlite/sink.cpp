@@ -9,6 +9,7 @@
 #include "connectors/sqlite/checkpoint.hpp"
 #include "connectors/sqlite/values.hpp"
 #include "model/error.hpp"
+#include "schema/ddl.hpp"
 
 namespace ds::connectors::sqlite {
 namespace {
@@ -152,28 +153,7 @@ void SqliteSink::prepare_table(const model::TableSchema &schema) {
   if (type.empty()) {
     if (!config_.create_tables)
       throw Error(Code::not_found, "target table " + display + " does not exist and create_tables is false", ctx);
-    bool rowid_key = schema.primary_key.size() == 1 &&
-                     is_integer_type(schema.columns[static_cast<size_t>(schema.primary_key[0])].type.id);
-    std::string sql = "CREATE TABLE IF NOT EXISTS main." + quote_ident(name) + " (";
-    for (size_t i = 0; i < schema.columns.size(); ++i) {
-      const model::ColumnSchema &c = schema.columns[i];
-      sql += (i ? ", " : "") + quote_ident(c.name) + " ";
-      if (rowid_key && static_cast<int>(i) == schema.primary_key[0]) {
-        sql += "INTEGER PRIMARY KEY";  // the rowid: never NULL
-        continue;
-      }
-      sql += create_column_type(c.type);
-      if (!c.nullable) sql += " NOT NULL";
-    }
-    if (!schema.primary_key.empty() && !rowid_key) {
-      sql += ", PRIMARY KEY (";
-      for (size_t k = 0; k < schema.primary_key.size(); ++k)
-        sql += (k ? ", " : "") + quote_ident(schema.columns[static_cast<size_t>(schema.primary_key[k])].name);
-      sql += ")";
-    }
-    sql += ")";
-    Statement create = conn.prepare(sql, ctx);
-    create.run("cannot create table " + display);
+    run_ddl(conn, plan_locked(conn, schema).statements, ctx);
     return;
   }
 
@@ -207,6 +187,53 @@ void SqliteSink::prepare_table(const model::TableSchema &schema) {
                       " is NOT NULL without a default and the source has no such column",
                   ctx);
   }
+}
+
+model::TableDdlPlan SqliteSink::plan_table(const model::TableSchema &schema) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return plan_locked(connection(), schema);
+}
+
+model::TableDdlPlan SqliteSink::plan_locked(Connection &conn, const model::TableSchema &schema) {
+  schema::TargetInfo target;
+  target.dialect = schema::Dialect::sqlite;
+  target.target = model::TableId{"", "main", schema.id.table_name};
+  model::TableSchemaPtr existing = table_schema(conn, schema.id.table_name);
+  if (!existing->columns.empty()) target.existing = existing;
+  target.keep_spelling = [](const model::TableSchema &source, int column) {
+    // A single integer key declared exactly INTEGER is the rowid: the table's own order.
+    if (source.primary_key.size() == 1 && source.primary_key[0] == column &&
+        is_integer_type(source.columns[static_cast<size_t>(column)].type.id))
+      return std::string("INTEGER");
+    const model::DataType &type = source.columns[static_cast<size_t>(column)].type;
+    std::string chosen = create_column_type(type);
+    return !type.source_name.empty() && chosen == type.source_name ? chosen : std::string();
+  };
+  return schema::plan_table(schema, target);
+}
+
+void SqliteSink::run_ddl(Connection &conn, const std::vector<std::string> &statements, const std::string &ctx) {
+  conn.exec("BEGIN IMMEDIATE", ctx);
+  try {
+    for (const std::string &sql : statements) {
+      Statement st = conn.prepare(sql, ctx);
+      st.run("cannot run " + sql.substr(0, 200));
+    }
+    conn.exec("COMMIT", ctx);
+  } catch (...) {
+    try {
+      conn.exec("ROLLBACK", ctx);
+    } catch (...) {
+    }
+    throw;
+  }
+}
+
+void SqliteSink::apply_plan(const model::TableDdlPlan &plan, bool allow_destructive) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> statements = plan.statements;
+  if (allow_destructive) statements.insert(statements.end(), plan.destructive.begin(), plan.destructive.end());
+  if (!statements.empty()) run_ddl(connection(), statements, context_ + " table=main." + plan.target.table_name);
 }
 
 void SqliteSink::apply_schema_change(const model::SchemaChange &change) {

@@ -39,9 +39,13 @@ class SqliteSink : public model::Sink {
   int max_lanes() const override { return 1; }
   std::unique_ptr<model::CheckpointStore> open_checkpoint_store(const std::string &pipeline_name) override;
   std::string describe() const override;
+  model::TableDdlPlan plan_table(const model::TableSchema &schema) override;
+  void apply_plan(const model::TableDdlPlan &plan, bool allow_destructive) override;
 
  private:
   Connection &connection();  // lazily opened; call with mutex_ held
+  model::TableDdlPlan plan_locked(Connection &conn, const model::TableSchema &schema);
+  void run_ddl(Connection &conn, const std::vector<std::string> &statements, const std::string &ctx);
 
   SinkConfig config_;
   std::string context_;  // "sink=sqlite path=..."

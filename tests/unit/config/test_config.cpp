@@ -213,7 +213,7 @@ TEST_F(ConfigTest, UnknownSection) {
   ds::Error e = yaml_error(std::string(kMinimal) + "pipline:\n  name: x\n");
   EXPECT_EQ(e.code(), Code::config);
   EXPECT_STREQ(e.what(),
-               "unknown section 'pipline'; did you mean 'pipeline'? (valid: source, sink, route, transform, pipeline)");
+               "unknown section 'pipline'; did you mean 'pipeline'? (valid: source, sink, route, transform, schema, pipeline)");
   EXPECT_EQ(e.context(), "pipeline.yaml:6:1");
 }
 
@@ -321,8 +321,8 @@ TEST_F(ConfigTest, MalformedYamlAndWrongShapes) {
 
   e = yaml_error("- a\n- b\n");
   EXPECT_STREQ(e.what(),
-               "a pipeline definition must be a map with the sections source, sink, route, transform, pipeline; got a "
-               "list");
+               "a pipeline definition must be a map with the sections source, sink, route, transform, schema, pipeline; "
+               "got a list");
   EXPECT_EQ(e.context(), "pipeline.yaml:1:1");
 
   e = yaml_error("source: [1, 2]\nsink:\n  type: testsink\n");
@@ -501,7 +501,7 @@ TEST_F(ConfigTest, SetKeyAndValidate) {
   e = error_of([&] { cfg::set_key(spec, "sorce.path", "x"); });
   EXPECT_STREQ(e.what(),
                "unknown section 'sorce' in key 'sorce.path'; did you mean 'source'? (settable sections: source, sink, "
-               "pipeline)");
+               "schema, pipeline)");
   e = error_of([&] { cfg::set_key(spec, "parallelism", "2"); });
   EXPECT_STREQ(e.what(), "key 'parallelism' must be 'section.key', e.g. 'source.type'");
   e = error_of([&] { cfg::set_key(spec, "sink.type", "tstsink"); });

@@ -341,7 +341,9 @@ TEST(PostgresSink, SameEngineSpellingsAreKept) {
        col("big", type(TypeId::int64, "INTEGER")),  // SQLite's spelling: not an int8, so bigint
        col("tags", type(TypeId::unknown, "integer[]")), col("m", type(TypeId::string, "mood")),
        col("odd", type(TypeId::string, "no_such_type(3)")),
-       col("at", type(TypeId::timestamp_tz, "timestamp with time zone")), col("r", type(TypeId::float64, "REAL"))},
+       col("at", type(TypeId::timestamp_tz, "timestamp with time zone")), col("r", type(TypeId::float64, "REAL")),
+       // MariaDB spellings: syntax errors to to_regtype(), so mapped.
+       col("u", type(TypeId::int64, "int(10) unsigned")), col("e", type(TypeId::string, "enum('a','b')"))},
       {0});
   sink.prepare_table(*schema);
   Rows rows = db.query(
@@ -349,7 +351,7 @@ TEST(PostgresSink, SameEngineSpellingsAreKept) {
       "0 ORDER BY attnum");
   std::vector<std::string> expected = {
       "integer", "character varying(20)",    "numeric(12,2)",   "bigint", "integer[]", "mood",
-      "text",    "timestamp with time zone", "double precision"};
+      "text",    "timestamp with time zone", "double precision", "bigint", "text"};
   ASSERT_EQ(rows.size(), expected.size());
   for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i][0], expected[i]) << i;
 
@@ -363,16 +365,18 @@ TEST(PostgresSink, SameEngineSpellingsAreKept) {
   append_text(bb.column(6), "x");
   bb.column(7).append_fixed<int64_t>(-1000000);
   bb.column(8).append_double(2.5);
+  bb.column(9).append_int(4294967295);
+  append_text(bb.column(10), "b");
   bb.end_row();
   auto w = sink.open_writer(0);
   w->write(*bb.finish({}));
   w->commit(nullptr);
   Rows back = query_utc(db,
                         "SELECT id::text, name, price::text, big::text, tags::text, m::text, odd, at::text, "
-                        "r::text FROM copy.spell");
+                        "r::text, u::text, e FROM copy.spell");
   ASSERT_EQ(back.size(), 1u);
   EXPECT_EQ(back[0], (std::vector<std::string>{"7", "twenty chars max", "-1234.56", "5", "{1,2,NULL}", "happy", "x",
-                                               "1969-12-31 23:59:59+00", "2.5"}));
+                                               "1969-12-31 23:59:59+00", "2.5", "4294967295", "b"}));
 }
 
 TEST(PostgresSink, MisfitsAreSchemaErrors) {

@@ -65,7 +65,11 @@ TEST(SqliteRegister, KeysAndFactories) {
   EXPECT_EQ(sink->max_lanes(), 1);
   model::TableSchema schema;
   schema.id = model::TableId{"", "main", "t"};
-  schema.columns.push_back(model::ColumnSchema{"id", model::DataType{model::TypeId::int64, 0, 0, ""}, false, ""});
+  model::ColumnSchema id;
+  id.name = "id";
+  id.type.id = model::TypeId::int64;
+  id.nullable = false;
+  schema.columns.push_back(id);
   sink->prepare_table(schema);
   auto writer = sink->open_writer(0);
   std::vector<model::Position> positions = {{"main.t#0", "rowid=1", true}};

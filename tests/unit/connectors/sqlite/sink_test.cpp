@@ -128,7 +128,13 @@ struct Col {
 model::TableSchemaPtr make_schema(const std::string &table, const std::vector<Col> &cols, std::vector<int> pk = {}) {
   auto s = std::make_shared<model::TableSchema>();
   s->id = model::TableId{"", "main", table};
-  for (const auto &c : cols) s->columns.push_back(model::ColumnSchema{c.name, c.type, c.nullable, ""});
+  for (const auto &c : cols) {
+    model::ColumnSchema column;
+    column.name = c.name;
+    column.type = c.type;
+    column.nullable = c.nullable;
+    s->columns.push_back(column);
+  }
   s->primary_key = std::move(pk);
   return s;
 }
@@ -279,7 +285,7 @@ TEST(SqliteSink, EngineTypesRoundTripThroughMappedColumns) {
   std::string ddl = query(dst, "SELECT sql FROM sqlite_schema WHERE name = 'typed'").at(0).at(0);
   EXPECT_NE(ddl.find("\"i32\" INTEGER PRIMARY KEY,"), std::string::npos) << ddl;
   EXPECT_NE(ddl.find("\"dec\" DECIMAL(38,10)"), std::string::npos) << ddl;
-  EXPECT_NE(ddl.find("\"tz\" TIMESTAMP"), std::string::npos) << ddl;
+  EXPECT_NE(ddl.find("\"tz\" TIMESTAMPTZ"), std::string::npos) << ddl;
   EXPECT_NE(ddl.find("\"iv\" TEXT"), std::string::npos) << ddl;
   EXPECT_NE(ddl.find("\"u\" UUID"), std::string::npos) << ddl;
   auto writer = sink.open_writer(0);

@@ -184,7 +184,7 @@ TEST(SqliteTypes, DeclaredTypeMapping) {
   ds::model::DataType dec{TypeId::decimal, 12, 2, ""};
   EXPECT_EQ(create_column_type(dec), "DECIMAL(12,2)");
   ds::model::DataType tz{TypeId::timestamp_tz, 0, 0, ""};
-  EXPECT_EQ(create_column_type(tz), "TIMESTAMP");
+  EXPECT_EQ(create_column_type(tz), "TIMESTAMPTZ");  // read back as timestamp_tz
 
   ds::model::DataType str{TypeId::string, 0, 0, ""};
   EXPECT_FALSE(target_accepts("INTEGER", str));
