@@ -136,6 +136,13 @@ class Parser {
 
   // The stored text of one typed key, from a scalar or (for lists) a sequence.
   std::string value(const KeySpec &key, const Entry &entry) const {
+    // `invalid_values: null` is YAML's null, not an empty value: a choice that
+    // offers "null" takes it as written.
+    // (An empty value's mark points past the key's line; a written null sits on it.)
+    if (entry.value.IsNull() && key.type == KeyType::choice && entry.value.Mark().line == entry.key_node.Mark().line &&
+        entry.value.Mark().column > entry.key_node.Mark().column &&
+        std::find(key.choices.begin(), key.choices.end(), "null") != key.choices.end())
+      return "null";
     if (entry.value.IsSequence()) {
       if (key.type != KeyType::list)
         throw Error(Code::config, key.name + " must be a single value, got a list", at(entry));

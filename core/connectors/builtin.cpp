@@ -3,6 +3,7 @@
 
 #include "connectors/discard/discard.hpp"
 #include "connectors/generator/generator.hpp"
+#include "connectors/mariadb/mariadb.hpp"
 #include "connectors/postgres/postgres.hpp"
 #include "connectors/registry.hpp"
 #include "connectors/sqlite/sqlite.hpp"
@@ -16,6 +17,7 @@ void register_builtin_connectors() {
     generator::register_connector();
     discard::register_connector();
     postgres::register_connector();
+    mariadb::register_connector();
   });
 }
 

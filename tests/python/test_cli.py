@@ -28,10 +28,19 @@ def run_cli(*args, cwd=None, timeout=120, **kwargs):
 
 
 def assert_one_clean_line(stderr: str) -> str:
+    """The one line saying how the run ended (warnings printed as they happened aside)."""
     assert "Traceback" not in stderr
-    lines = stderr.splitlines()
+    lines = [line for line in stderr.splitlines() if not line.startswith("datasync: warning: ")]
     assert len(lines) == 1, stderr
     return lines[0]
+
+
+def test_warnings_are_printed_as_they_happen(tmp_path):
+    yaml = tmp_path / "discard.yaml"
+    yaml.write_text("source:\n  type: generator\n  rows: 10\nsink:\n  type: discard\npipeline:\n  name: w\n")
+    r = run_cli("run", yaml, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith("datasync: warning: the sink (discard) cannot hold a checkpoint"), r.stderr
 
 
 def test_version():

@@ -319,7 +319,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
                     print(f"    {s}")
     else:
         print("\n".join(_statements_text(table) for table in plan["tables"]), end="")
-    if args.report:
+    if args.report and not args.json:  # the JSON has every column's fidelity already
         print(_report_text(plan), end="")
     return EXIT_OK
 

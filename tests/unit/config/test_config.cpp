@@ -212,8 +212,9 @@ TEST_F(ConfigTest, UnknownKeySuggestsNearestWithPosition) {
 TEST_F(ConfigTest, UnknownSection) {
   ds::Error e = yaml_error(std::string(kMinimal) + "pipline:\n  name: x\n");
   EXPECT_EQ(e.code(), Code::config);
-  EXPECT_STREQ(e.what(),
-               "unknown section 'pipline'; did you mean 'pipeline'? (valid: source, sink, route, transform, schema, pipeline)");
+  EXPECT_STREQ(
+      e.what(),
+      "unknown section 'pipline'; did you mean 'pipeline'? (valid: source, sink, route, transform, schema, pipeline)");
   EXPECT_EQ(e.context(), "pipeline.yaml:6:1");
 }
 
@@ -263,6 +264,11 @@ TEST_F(ConfigTest, ChoicesAndBooleans) {
     cfg::PipelineSpec spec = cfg::parse_yaml(std::string(kMinimal) + "  enabled: " + given + "\n");
     EXPECT_EQ(spec.sink.options.get_string("enabled"), stored) << given;
   }
+  // YAML reads a bare null as "no value"; a choice offering "null" takes it as written.
+  EXPECT_EQ(cfg::parse_yaml(std::string(kMinimal) + "pipeline:\n  invalid_values: null\n").invalid_values, "null");
+  EXPECT_EQ(cfg::parse_yaml(std::string(kMinimal) + "pipeline:\n  invalid_values: clamp\n").invalid_values, "clamp");
+  e = yaml_error(std::string(kMinimal) + "pipeline:\n  mode:\n");
+  EXPECT_EQ(e.code(), Code::config);  // an empty value is still no value
   e = yaml_error(std::string(kMinimal) + "  enabled: maybe\n");
   EXPECT_STREQ(e.what(), "enabled must be a boolean (true/false, yes/no, on/off, 1/0), got 'maybe'");
   EXPECT_EQ(e.context(), "pipeline.yaml:6:12");
@@ -320,9 +326,10 @@ TEST_F(ConfigTest, MalformedYamlAndWrongShapes) {
   EXPECT_EQ(e.context(), "pipeline.yaml:2:6");
 
   e = yaml_error("- a\n- b\n");
-  EXPECT_STREQ(e.what(),
-               "a pipeline definition must be a map with the sections source, sink, route, transform, schema, pipeline; "
-               "got a list");
+  EXPECT_STREQ(
+      e.what(),
+      "a pipeline definition must be a map with the sections source, sink, route, transform, schema, pipeline; "
+      "got a list");
   EXPECT_EQ(e.context(), "pipeline.yaml:1:1");
 
   e = yaml_error("source: [1, 2]\nsink:\n  type: testsink\n");
