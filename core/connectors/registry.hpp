@@ -20,6 +20,8 @@ struct ConnectorContext {
   // What to do with values the other side cannot hold, and where to tally them.
   model::InvalidValuePolicy invalid_values = model::InvalidValuePolicy::error;
   std::shared_ptr<model::ValueReport> value_report = std::make_shared<model::ValueReport>();
+  // schema.evolution: what sinks do with source schema changes (core/schema/naming.hpp).
+  std::string evolution = "lenient";
 };
 
 using SourceFactory = std::function<std::unique_ptr<model::Source>(const model::Options &, const ConnectorContext &)>;

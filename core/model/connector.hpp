@@ -130,7 +130,10 @@ class Sink {
   // take every column (throws schema naming the misfit). Returns the schema the
   // writers will receive (the target's column order may differ).
   virtual void prepare_table(const TableSchema &schema) = 0;
-  virtual void apply_schema_change(const SchemaChange &change) = 0;
+  // Applies a source schema change under the pipeline's schema.evolution
+  // policy (core/schema/evolution.hpp). Returns "" when applied whole, else
+  // what was left out or (try_evolve) failed, for the pipeline to report.
+  virtual std::string apply_schema_change(const SchemaChange &change) = 0;
   virtual std::unique_ptr<SinkWriter> open_writer(int lane) = 0;
   // How many writers can usefully run at once (SQLite: one).
   virtual int max_lanes() const = 0;

@@ -435,6 +435,7 @@ Pipeline::Pipeline(config::PipelineSpec spec, connectors::ConnectorContext conte
   context_.parallelism = std::max(1, spec_.parallelism);
   context_.invalid_values = model::parse_invalid_value_policy(spec_.invalid_values);
   context_.value_report = std::make_shared<model::ValueReport>();
+  context_.evolution = spec_.schema.get_string("evolution", "lenient");
 }
 
 Pipeline::~Pipeline() = default;

@@ -59,6 +59,10 @@ bool in_any_key(const TableSchema &s, int column) {
   return false;
 }
 
+bool in_primary_key(const TableSchema &s, int column) {
+  return std::find(s.primary_key.begin(), s.primary_key.end(), column) != s.primary_key.end();
+}
+
 // First column of the primary key or of an index: MariaDB's condition for AUTO_INCREMENT.
 bool leads_a_key(const TableSchema &s, int column) {
   if (!s.primary_key.empty() && s.primary_key[0] == column) return true;
@@ -111,9 +115,12 @@ Chosen choose_type(const TableSchema &s, int index, const TargetInfo &t) {
   const ColumnSchema &c = s.columns[static_cast<size_t>(index)];
   const std::string q = quote_identifier(t.dialect, c.name);
   if (!c.target_type.empty()) return {c.target_type, "override", "forced by schema.type_overrides", ""};
-  std::string kept = t.keep_spelling ? t.keep_spelling(s, index) : "";
+  const bool is_enum =
+      !c.enum_values.empty() && (c.type.id == model::TypeId::string || c.type.id == model::TypeId::unknown);
+  // SQLite takes any word as a type name: a kept enum name there would hold anything.
+  std::string kept = t.keep_spelling && !(is_enum && t.dialect == Dialect::sqlite) ? t.keep_spelling(s, index) : "";
   if (!kept.empty()) return {kept, "exact", "", ""};
-  if (!c.enum_values.empty() && (c.type.id == model::TypeId::string || c.type.id == model::TypeId::unknown)) {
+  if (is_enum) {
     std::string values;
     for (size_t i = 0; i < c.enum_values.size(); ++i)
       values += (i ? "," : "") + quote_literal(t.dialect, c.enum_values[i]);
@@ -133,7 +140,10 @@ std::string column_definition(const TableSchema &s, int index, const Chosen &cho
   const ColumnSchema &c = s.columns[static_cast<size_t>(index)];
   std::string sql = quote_identifier(t.dialect, c.name) + " " + chosen.type;
   if (is_sqlite_rowid_key(s, index, chosen.type, t.dialect)) return sql + " PRIMARY KEY";  // never NULL anyway
-  if (!c.nullable) sql += " NOT NULL";
+  if (!c.nullable)
+    sql += " NOT NULL";
+  else if (is_mysql_family(t.dialect) && !in_primary_key(s, index))
+    sql += " NULL";  // never the implicit NOT NULL of a TIMESTAMP under explicit_defaults_for_timestamp=OFF
   bool identity = false;
   if (c.auto_increment) {
     if (!is_integer_spelling(chosen.type)) {

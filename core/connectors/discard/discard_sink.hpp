@@ -40,7 +40,7 @@ class DiscardSink : public model::Sink {
   static std::unique_ptr<DiscardSink> from_options(const model::Options &options);  // throws ds::Error(config)
 
   void prepare_table(const model::TableSchema &) override {}
-  void apply_schema_change(const model::SchemaChange &) override {}
+  std::string apply_schema_change(const model::SchemaChange &) override { return ""; }
   std::unique_ptr<model::SinkWriter> open_writer(int lane) override;
   int max_lanes() const override { return 64; }
   std::unique_ptr<model::CheckpointStore> open_checkpoint_store(const std::string &) override { return nullptr; }

@@ -41,6 +41,7 @@ void register_sink_type() {
         c.create_tables = o.get_bool("create_tables", true);
         c.write_mode = o.get_string("write_mode", "insert");
         c.checkpoint_schema = o.get_string("checkpoint_schema", "public");
+        c.evolution = ctx.evolution;
         return std::make_unique<PostgresSink>(std::move(c));
       });
 }

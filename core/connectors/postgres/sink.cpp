@@ -9,6 +9,7 @@
 #include "connectors/postgres/ddl.hpp"
 #include "model/error.hpp"
 #include "schema/ddl.hpp"
+#include "schema/evolution.hpp"
 
 namespace ds::connectors::postgres {
 namespace {
@@ -135,17 +136,21 @@ model::TableDdlPlan PostgresSink::plan_table(const model::TableSchema &schema) {
   return plan_locked(shared_->connection(), schema);
 }
 
-model::TableDdlPlan PostgresSink::plan_locked(Connection &conn, const model::TableSchema &schema) {
+schema::TargetInfo PostgresSink::target_info(Connection &conn, const model::TableId &routed) {
   schema::TargetInfo target;
   target.dialect = schema::Dialect::postgres;
-  target.target = model::TableId{"", target_schema(schema.id), schema.id.table_name};
+  target.target = model::TableId{"", target_schema(routed), routed.table_name};
   target.existing = load_schema_if_exists(conn, target.target.schema_name, target.target.table_name);
   target.keep_spelling = [&conn](const model::TableSchema &source, int column) {
     const model::DataType &type = source.columns[static_cast<size_t>(column)].type;
     std::string chosen = column_type_for_create(conn, type);
     return !type.source_name.empty() && chosen == type.source_name ? chosen : std::string();
   };
-  return schema::plan_table(schema, target);
+  return target;
+}
+
+model::TableDdlPlan PostgresSink::plan_locked(Connection &conn, const model::TableSchema &schema) {
+  return schema::plan_table(schema, target_info(conn, schema.id));
 }
 
 void PostgresSink::run_ddl(Connection &conn, const std::vector<std::string> &statements, const std::string &table) {
@@ -168,47 +173,19 @@ void PostgresSink::apply_plan(const model::TableDdlPlan &plan, bool allow_destru
   if (!statements.empty()) run_ddl(shared_->connection(), statements, plan.target.to_string());
 }
 
-void PostgresSink::apply_schema_change(const model::SchemaChange &change) {
-  using model::SchemaChangeKind;
-  if (change.kind == SchemaChangeKind::create_table) {
-    if (!change.schema_after) throw Error(Code::invalid_argument, "create_table change without a schema", context_);
-    prepare_table(*change.schema_after);
-    return;
-  }
+std::string PostgresSink::apply_schema_change(const model::SchemaChange &change) {
   std::lock_guard<std::mutex> lock(shared_->mutex);
   Connection &conn = shared_->connection();
-  const std::string ns = target_schema(change.table);
-  const std::string display = ns + "." + change.table.table_name;
-  const std::string table = qualified_name(ns, change.table.table_name);
-  const std::string ctx = context_ + " table=" + display;
-  std::string sql;
-  switch (change.kind) {
-    case SchemaChangeKind::add_column: {
-      model::DataType type = change.new_type;
-      if (change.schema_after) {
-        int i = change.schema_after->find_column(change.column);
-        if (i >= 0) type = change.schema_after->columns[static_cast<size_t>(i)].type;
-      }
-      sql = "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + quote_identifier(change.column) + " " +
-            column_type_for_create(conn, type);
-      break;
-    }
-    case SchemaChangeKind::drop_column:
-      sql = "ALTER TABLE " + table + " DROP COLUMN IF EXISTS " + quote_identifier(change.column);
-      break;
-    case SchemaChangeKind::rename_column:
-      sql = "ALTER TABLE " + table + " RENAME COLUMN " + quote_identifier(change.column) + " TO " +
-            quote_identifier(change.new_name);
-      break;
-    case SchemaChangeKind::truncate_table: sql = "TRUNCATE " + table; break;
-    case SchemaChangeKind::drop_table: sql = "DROP TABLE IF EXISTS " + table; break;
-    case SchemaChangeKind::alter_column_type:
-      throw Error(Code::unsupported,
-                  "the postgres sink cannot change the type of column '" + change.column + "' of " + display + " yet",
-                  ctx);
-    case SchemaChangeKind::create_table: break;
-  }
-  conn.exec(sql, display);
+  schema::TargetInfo target = target_info(conn, change.table);
+  const std::string display = target.target.to_string();
+  std::vector<std::string> prefix;
+  if (!target.existing) prefix.push_back("CREATE SCHEMA IF NOT EXISTS " + quote_identifier(target.target.schema_name));
+  return schema::apply_change(change, schema::parse_evolution_policy(shared_->config.evolution), target,
+                              [&](const std::vector<std::string> &statements) {
+                                std::vector<std::string> all = prefix;
+                                all.insert(all.end(), statements.begin(), statements.end());
+                                run_ddl(conn, all, display);
+                              });
 }
 
 std::unique_ptr<model::SinkWriter> PostgresSink::open_writer(int /*lane*/) {

@@ -9,6 +9,7 @@
 
 #include "connectors/postgres/connection.hpp"
 #include "model/connector.hpp"
+#include "schema/ddl.hpp"
 
 namespace ds::connectors::postgres {
 
@@ -19,6 +20,7 @@ struct SinkConfig {
   bool create_tables = true;
   std::string write_mode = "insert";  // insert, upsert
   std::string checkpoint_schema = "public";
+  std::string evolution = "lenient";  // schema.evolution (core/schema/naming.hpp)
 };
 
 // State shared by the sink and its writers: one administrative connection
@@ -43,7 +45,7 @@ class PostgresSink : public model::Sink {
   explicit PostgresSink(SinkConfig config);
 
   void prepare_table(const model::TableSchema &schema) override;
-  void apply_schema_change(const model::SchemaChange &change) override;
+  std::string apply_schema_change(const model::SchemaChange &change) override;
   std::unique_ptr<model::SinkWriter> open_writer(int lane) override;
   int max_lanes() const override { return 8; }
   model::TableDdlPlan plan_table(const model::TableSchema &schema) override;
@@ -56,6 +58,7 @@ class PostgresSink : public model::Sink {
 
  private:
   model::TableDdlPlan plan_locked(Connection &conn, const model::TableSchema &schema);  // with shared_->mutex held
+  schema::TargetInfo target_info(Connection &conn, const model::TableId &routed);
   void run_ddl(Connection &conn, const std::vector<std::string> &statements, const std::string &table);
 
   std::shared_ptr<SinkShared> shared_;

@@ -53,6 +53,7 @@ void register_connector() {
         c.journal_mode = o.get_string("journal_mode", "wal");
         c.synchronous = o.get_string("synchronous", "normal");
         c.write_mode = o.get_string("write_mode", "insert");
+        c.evolution = ctx.evolution;
         return std::make_unique<SqliteSink>(std::move(c));
       });
 }

@@ -10,6 +10,7 @@
 #include "connectors/sqlite/values.hpp"
 #include "model/error.hpp"
 #include "schema/ddl.hpp"
+#include "schema/evolution.hpp"
 
 namespace ds::connectors::sqlite {
 namespace {
@@ -194,11 +195,11 @@ model::TableDdlPlan SqliteSink::plan_table(const model::TableSchema &schema) {
   return plan_locked(connection(), schema);
 }
 
-model::TableDdlPlan SqliteSink::plan_locked(Connection &conn, const model::TableSchema &schema) {
+schema::TargetInfo SqliteSink::target_info(Connection &conn, const model::TableId &routed) {
   schema::TargetInfo target;
   target.dialect = schema::Dialect::sqlite;
-  target.target = model::TableId{"", "main", schema.id.table_name};
-  model::TableSchemaPtr existing = table_schema(conn, schema.id.table_name);
+  target.target = model::TableId{"", "main", routed.table_name};
+  model::TableSchemaPtr existing = table_schema(conn, routed.table_name);
   if (!existing->columns.empty()) target.existing = existing;
   target.keep_spelling = [](const model::TableSchema &source, int column) {
     // A single integer key declared exactly INTEGER is the rowid: the table's own order.
@@ -209,7 +210,11 @@ model::TableDdlPlan SqliteSink::plan_locked(Connection &conn, const model::Table
     std::string chosen = create_column_type(type);
     return !type.source_name.empty() && chosen == type.source_name ? chosen : std::string();
   };
-  return schema::plan_table(schema, target);
+  return target;
+}
+
+model::TableDdlPlan SqliteSink::plan_locked(Connection &conn, const model::TableSchema &schema) {
+  return schema::plan_table(schema, target_info(conn, schema.id));
 }
 
 void SqliteSink::run_ddl(Connection &conn, const std::vector<std::string> &statements, const std::string &ctx) {
@@ -236,44 +241,13 @@ void SqliteSink::apply_plan(const model::TableDdlPlan &plan, bool allow_destruct
   if (!statements.empty()) run_ddl(connection(), statements, context_ + " table=main." + plan.target.table_name);
 }
 
-void SqliteSink::apply_schema_change(const model::SchemaChange &change) {
-  using model::SchemaChangeKind;
-  if (change.kind == SchemaChangeKind::create_table) {
-    if (!change.schema_after) throw Error(Code::invalid_argument, "create_table change without a schema", context_);
-    prepare_table(*change.schema_after);
-    return;
-  }
+std::string SqliteSink::apply_schema_change(const model::SchemaChange &change) {
   std::lock_guard<std::mutex> lock(mutex_);
   Connection &conn = connection();
-  const std::string table = "main." + quote_ident(change.table.table_name);
-  const std::string ctx = context_ + " table=main." + change.table.table_name;
-  std::string sql;
-  switch (change.kind) {
-    case SchemaChangeKind::add_column: {
-      model::DataType type = change.new_type;
-      if (change.schema_after) {
-        int i = change.schema_after->find_column(change.column);
-        if (i >= 0) type = change.schema_after->columns[static_cast<size_t>(i)].type;
-      }
-      sql = "ALTER TABLE " + table + " ADD COLUMN " + quote_ident(change.column) + " " + create_column_type(type);
-      break;
-    }
-    case SchemaChangeKind::drop_column:
-      sql = "ALTER TABLE " + table + " DROP COLUMN " + quote_ident(change.column);
-      break;
-    case SchemaChangeKind::rename_column:
-      sql = "ALTER TABLE " + table + " RENAME COLUMN " + quote_ident(change.column) + " TO " +
-            quote_ident(change.new_name);
-      break;
-    case SchemaChangeKind::truncate_table: sql = "DELETE FROM " + table; break;
-    case SchemaChangeKind::drop_table: sql = "DROP TABLE IF EXISTS " + table; break;
-    case SchemaChangeKind::alter_column_type:
-      throw Error(Code::unsupported,
-                  "SQLite cannot change the declared type of column '" + change.column + "'; recreate the table", ctx);
-    case SchemaChangeKind::create_table: break;
-  }
-  Statement st = conn.prepare(sql, ctx);
-  st.run(std::string("cannot apply ") + model::schema_change_name(change.kind));
+  return schema::apply_change(change, schema::parse_evolution_policy(config_.evolution),
+                              target_info(conn, change.table), [&](const std::vector<std::string> &statements) {
+                                run_ddl(conn, statements, context_ + " table=main." + change.table.table_name);
+                              });
 }
 
 std::unique_ptr<model::SinkWriter> SqliteSink::open_writer(int /*lane*/) {

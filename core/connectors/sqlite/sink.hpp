@@ -8,6 +8,7 @@
 
 #include "connectors/sqlite/db.hpp"
 #include "model/connector.hpp"
+#include "schema/ddl.hpp"
 
 namespace ds::connectors::sqlite {
 
@@ -19,6 +20,7 @@ struct SinkConfig {
   std::string synchronous = "normal";  // off, normal, full
   std::string write_mode = "insert";   // insert, upsert
   int busy_timeout_ms = 10000;
+  std::string evolution = "lenient";  // schema.evolution (core/schema/naming.hpp)
 };
 
 // Tables are written into the database's main schema under the source table's
@@ -34,7 +36,7 @@ class SqliteSink : public model::Sink {
   explicit SqliteSink(SinkConfig config);
 
   void prepare_table(const model::TableSchema &schema) override;
-  void apply_schema_change(const model::SchemaChange &change) override;
+  std::string apply_schema_change(const model::SchemaChange &change) override;
   std::unique_ptr<model::SinkWriter> open_writer(int lane) override;
   int max_lanes() const override { return 1; }
   std::unique_ptr<model::CheckpointStore> open_checkpoint_store(const std::string &pipeline_name) override;
@@ -45,6 +47,7 @@ class SqliteSink : public model::Sink {
  private:
   Connection &connection();  // lazily opened; call with mutex_ held
   model::TableDdlPlan plan_locked(Connection &conn, const model::TableSchema &schema);
+  schema::TargetInfo target_info(Connection &conn, const model::TableId &routed);
   void run_ddl(Connection &conn, const std::vector<std::string> &statements, const std::string &ctx);
 
   SinkConfig config_;

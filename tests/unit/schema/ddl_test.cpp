@@ -94,10 +94,10 @@ TEST(SchemaDdl, MariadbCreate) {
   ASSERT_EQ(plan.statements.size(), 1u);
   EXPECT_EQ(plan.statements[0],
             "CREATE TABLE IF NOT EXISTS `orders` (`id` bigint NOT NULL AUTO_INCREMENT, `code` varchar(20) NOT NULL, "
-            "`status` enum('new','paid') DEFAULT 'new', `note` longtext COMMENT 'free text, it''s long', "
-            "`created` datetime(6) DEFAULT CURRENT_TIMESTAMP(6), `amount` decimal(12,2) DEFAULT 0.00, `order` int, "
-            "PRIMARY KEY (`id`), UNIQUE KEY `uq_code` (`code`), KEY `by_created` (`created`, `id`)) ENGINE=InnoDB "
-            "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='orders of the shop'");
+            "`status` enum('new','paid') NULL DEFAULT 'new', `note` longtext NULL COMMENT 'free text, it''s long', "
+            "`created` datetime(6) NULL DEFAULT CURRENT_TIMESTAMP(6), `amount` decimal(12,2) NULL DEFAULT 0.00, "
+            "`order` int NULL, PRIMARY KEY (`id`), UNIQUE KEY `uq_code` (`code`), KEY `by_created` (`created`, `id`)) "
+            "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='orders of the shop'");
   EXPECT_EQ(plan.columns[4].fidelity, "lossy");  // datetime's range
 }
 

@@ -350,7 +350,7 @@ TEST(PostgresSink, SameEngineSpellingsAreKept) {
       "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'copy.spell'::regclass AND attnum > "
       "0 ORDER BY attnum");
   std::vector<std::string> expected = {
-      "integer", "character varying(20)",    "numeric(12,2)",   "bigint", "integer[]", "mood",
+      "integer", "character varying(20)",    "numeric(12,2)",    "bigint", "integer[]", "mood",
       "text",    "timestamp with time zone", "double precision", "bigint", "text"};
   ASSERT_EQ(rows.size(), expected.size());
   for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i][0], expected[i]) << i;
@@ -630,7 +630,9 @@ TEST(PostgresSink, LargeBatchesAreStreamedInChunks) {
 
 TEST(PostgresSink, SchemaChangesAreAppliedAsDdl) {
   test::pg::ScratchDb db("sink_ddlchange");
-  PostgresSink sink(config_for(db));
+  SinkConfig cfg = config_for(db);
+  cfg.evolution = "evolve";
+  PostgresSink sink(cfg);
   auto s = kv_schema();
   model::SchemaChange create;
   create.kind = model::SchemaChangeKind::create_table;
@@ -656,21 +658,21 @@ TEST(PostgresSink, SchemaChangesAreAppliedAsDdl) {
   EXPECT_EQ(db.scalar("SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)"
                       " FROM pg_attribute WHERE attrelid = 'public.kv'::regclass AND attnum > 0 AND NOT attisdropped"),
             "k bigint, label text, amount numeric(12,2)");
+  model::SchemaChange alter;
+  alter.kind = model::SchemaChangeKind::alter_column_type;
+  alter.table = s->id;
+  alter.column = "amount";
+  alter.new_type = type(TypeId::decimal, "", 20, 4);
+  EXPECT_EQ(sink.apply_schema_change(alter), "");
+  EXPECT_EQ(
+      db.scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.kv'::regclass "
+                "AND attname = 'amount'"),
+      "numeric(20,4)");
   model::SchemaChange drop;
   drop.kind = model::SchemaChangeKind::drop_column;
   drop.table = s->id;
   drop.column = "amount";
   sink.apply_schema_change(drop);
-  model::SchemaChange alter;
-  alter.kind = model::SchemaChangeKind::alter_column_type;
-  alter.table = s->id;
-  alter.column = "label";
-  try {
-    sink.apply_schema_change(alter);
-    FAIL() << "no error";
-  } catch (const Error &e) {
-    EXPECT_EQ(e.code(), Code::unsupported);
-  }
   model::SchemaChange trunc;
   trunc.kind = model::SchemaChangeKind::truncate_table;
   trunc.table = s->id;
@@ -681,6 +683,47 @@ TEST(PostgresSink, SchemaChangesAreAppliedAsDdl) {
   dropt.table = s->id;
   sink.apply_schema_change(dropt);
   EXPECT_EQ(db.scalar("SELECT to_regclass('public.kv') IS NULL"), "t");
+}
+
+TEST(PostgresSink, EvolutionPoliciesDecideWhatChanges) {
+  test::pg::ScratchDb db("sink_policies");
+  auto s = kv_schema();
+  model::SchemaChange create;
+  create.kind = model::SchemaChangeKind::create_table;
+  create.table = s->id;
+  create.schema_after = s;
+  PostgresSink lenient(config_for(db));  // the default
+  lenient.apply_schema_change(create);
+  model::SchemaChange drop;
+  drop.kind = model::SchemaChangeKind::drop_column;
+  drop.table = s->id;
+  drop.column = "v";
+  EXPECT_NE(lenient.apply_schema_change(drop).find("kept"), std::string::npos);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.kv'::regclass AND attname = 'v' "
+                      "AND NOT attisdropped"),
+            "1");
+  SinkConfig cfg = config_for(db);
+  cfg.evolution = "exception";
+  PostgresSink strict(cfg);
+  try {
+    strict.apply_schema_change(drop);
+    FAIL() << "exception policy must fail";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Code::schema);
+  }
+  cfg.evolution = "try_evolve";
+  PostgresSink trying(cfg);
+  model::SchemaChange rename = drop;
+  rename.kind = model::SchemaChangeKind::rename_column;
+  rename.column = "no_such_column";
+  rename.new_name = "x";
+  EXPECT_NE(trying.apply_schema_change(rename).find("failed and was skipped"), std::string::npos);
+  cfg.evolution = "ignore";
+  PostgresSink ignoring(cfg);
+  EXPECT_NE(ignoring.apply_schema_change(drop).find("ignored"), std::string::npos);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.kv'::regclass AND attname = 'v' "
+                      "AND NOT attisdropped"),
+            "1");
 }
 
 TEST(PostgresSink, WrongPasswordIsAnAuthErrorWithoutThePassword) {
