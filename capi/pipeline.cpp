@@ -228,6 +228,18 @@ DS_API ds_status ds_pipeline_schema(ds_pipeline *p, ds_schema_action action, uin
   });
 }
 
+DS_API ds_status ds_pipeline_cleanup(ds_pipeline *p, char **out_text, ds_error **err) {
+  if (out_text) *out_text = nullptr;
+  return guard(err, [&] {
+    require(p != nullptr, "ds_pipeline_cleanup: pipeline is NULL");
+    if (p->running.load())
+      throw ds::Error(ds::Code::state, "ds_pipeline_cleanup: the pipeline is running", "pipeline=" + p->impl->name());
+    std::string text;
+    for (const std::string &line : p->impl->cleanup()) text += line + "\n";
+    if (out_text) *out_text = ds::capi::malloc_copy(text);
+  });
+}
+
 DS_API void ds_pipeline_stop(ds_pipeline *p) {
   if (p) p->impl->stop();
 }

@@ -149,6 +149,23 @@ std::string Mark::to_string() const {
   return out;
 }
 
+std::vector<KeySpec> server_connection_keys(const std::string &default_port, const std::string &database_doc) {
+  KeySpec port = key_spec("port", KeyType::integer, "TCP port of the server.", default_port);
+  port.min = 1;
+  port.max = 65535;
+  KeySpec password = key_spec("password", KeyType::string, "Password of the user (never printed).");
+  password.secret = true;
+  KeySpec timeout = key_spec("connect_timeout", KeyType::integer, "Seconds to wait for a connection.", "10");
+  timeout.min = 1;
+  timeout.max = 3600;
+  return {key_spec("host", KeyType::string, "Host name or address of the server.", "127.0.0.1"),
+          port,
+          key_spec("user", KeyType::string, "User to connect as.", "", true),
+          password,
+          key_spec("database", KeyType::string, database_doc, "", true),
+          timeout};
+}
+
 Registry::Registry() : pipeline_keys_(builtin_pipeline_keys()) {}
 
 Registry &Registry::instance() {

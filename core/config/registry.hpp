@@ -40,6 +40,10 @@ inline KeySpec key_spec(std::string name, KeyType type, std::string doc, std::st
   return k;
 }
 
+// host, port, user, password (secret), database, connect_timeout: the keys of
+// every client-server connector; `database_doc` says what the database is for.
+std::vector<KeySpec> server_connection_keys(const std::string &default_port, const std::string &database_doc);
+
 struct ConnectorKeys {
   std::string type;
   std::string doc;

@@ -31,10 +31,22 @@ BufferPtr Buffer::copy_of(const void *data, size_t size) {
 void ByteArray::grow(size_t at_least) {
   size_t cap = capacity_ ? capacity_ : 64;
   while (cap < at_least) cap *= 2;
-  auto *p = static_cast<uint8_t *>(std::realloc(data_, cap));
-  if (!p) throw std::bad_alloc();
+  reallocate(cap);
+}
+
+void ByteArray::reallocate(size_t capacity) {
+  uint8_t *p;
+  if (size_ == 0) {
+    // Nothing to keep: realloc would copy the whole old block.
+    p = static_cast<uint8_t *>(std::malloc(capacity));
+    if (!p) throw std::bad_alloc();
+    std::free(data_);
+  } else {
+    p = static_cast<uint8_t *>(std::realloc(data_, capacity));
+    if (!p) throw std::bad_alloc();
+  }
   data_ = p;
-  capacity_ = cap;
+  capacity_ = capacity;
 }
 
 BufferPtr ByteArray::finish() {
@@ -95,13 +107,6 @@ void ColumnBuilder::ensure_validity() {
   std::memset(p, 0xff, bytes);
 }
 
-void ColumnBuilder::set_validity_bit(bool valid) {
-  if ((length_ & 7) == 0 && static_cast<size_t>(length_ >> 3) >= validity_.size()) validity_.append_zeros(1);
-  uint8_t &byte = validity_.data()[length_ >> 3];
-  uint8_t mask = static_cast<uint8_t>(1u << (length_ & 7));
-  byte = valid ? static_cast<uint8_t>(byte | mask) : static_cast<uint8_t>(byte & ~mask);
-}
-
 void ColumnBuilder::append_null() {
   if (validity_.size() == 0) ensure_validity();
   set_validity_bit(false);
@@ -118,12 +123,6 @@ void ColumnBuilder::append_null() {
     }
   }
   ++length_;
-}
-
-void ColumnBuilder::append_bool(bool v) {
-  if ((length_ & 7) == 0) values_.append_zeros(1);
-  if (v) values_.data()[length_ >> 3] |= static_cast<uint8_t>(1u << (length_ & 7));
-  mark_valid();
 }
 
 void ColumnBuilder::append_int(int64_t v) {
@@ -146,18 +145,8 @@ void ColumnBuilder::append_double(double v) {
     append_fixed(v);
 }
 
-void ColumnBuilder::append_bytes(const void *data, size_t size) {
-  if (values_.size() + size > static_cast<size_t>(INT32_MAX))
-    throw Error(Code::data, "a column of one batch exceeds 2 GiB of variable-width data");
-  if (size) std::memcpy(values_.append(size), data, size);
-  int32_t end = static_cast<int32_t>(values_.size());
-  std::memcpy(offsets_.append(sizeof end), &end, sizeof end);
-  mark_valid();
-}
-
-void ColumnBuilder::append_fixed_bytes(const void *data) {
-  std::memcpy(values_.append(static_cast<size_t>(width_)), data, static_cast<size_t>(width_));
-  mark_valid();
+void ColumnBuilder::too_large() {
+  throw Error(Code::data, "a column of one batch exceeds 2 GiB of variable-width data");
 }
 
 void ColumnBuilder::append_from(const Column &src, int64_t row) {
@@ -189,11 +178,6 @@ BatchBuilder::BatchBuilder(TableSchemaPtr schema, int64_t expected_rows, bool wi
   columns_.reserve(schema_->columns.size());
   for (const auto &col : schema_->columns) columns_.emplace_back(col.type, expected_rows);
   if (with_ops_) ops_.reserve(static_cast<size_t>(expected_rows > 0 ? expected_rows : 1));
-}
-
-void BatchBuilder::end_row(Op op) {
-  if (with_ops_) *ops_.append(1) = static_cast<uint8_t>(op);
-  ++rows_;
 }
 
 std::shared_ptr<Batch> BatchBuilder::finish(Position position) {

@@ -85,6 +85,9 @@ struct Batch {
   BufferPtr ops;  // int8 Op per row; null means every row is +I
   int64_t num_rows = 0;
   Position position;
+  // More batches of the same source transaction follow: the sink must not
+  // commit after this one (change streams; snapshot batches never set it).
+  bool transaction_open = false;
 
   Op op(int64_t row) const { return ops ? static_cast<Op>(ops->data()[row]) : Op::insert; }
   bool insert_only() const { return !ops; }
@@ -107,7 +110,7 @@ class ByteArray {
   ~ByteArray() { std::free(data_); }
 
   void reserve(size_t n) {
-    if (n > capacity_) grow(n);
+    if (n > capacity_) reallocate(n);
   }
   uint8_t *append(size_t n) {
     if (size_ + n > capacity_) grow(size_ + n);
@@ -122,6 +125,7 @@ class ByteArray {
 
  private:
   void grow(size_t at_least);
+  void reallocate(size_t capacity);
   uint8_t *data_ = nullptr;
   size_t size_ = 0;
   size_t capacity_ = 0;
@@ -133,8 +137,13 @@ class ColumnBuilder {
  public:
   ColumnBuilder(const DataType &type, int64_t expected_rows);
 
+  // The appends are inline: a decoder calls one per value.
   void append_null();
-  void append_bool(bool v);
+  void append_bool(bool v) {
+    if ((length_ & 7) == 0) *values_.append(1) = 0;
+    if (v) values_.data()[length_ >> 3] |= static_cast<uint8_t>(1u << (length_ & 7));
+    mark_valid();
+  }
   template <typename T>
   void append_fixed(T v) {
     std::memcpy(values_.append(sizeof(T)), &v, sizeof(T));
@@ -142,10 +151,36 @@ class ColumnBuilder {
   }
   void append_int(int64_t v);  // narrows to the column's width
   void append_double(double v);
-  void append_bytes(const void *data, size_t size);  // variable-width types
-  void append_fixed_bytes(const void *data);         // decimal, interval, uuid: fixed_width() bytes
+  // Variable-width types.
+  void append_bytes(const void *data, size_t size) {
+    if (values_.size() + size > static_cast<size_t>(INT32_MAX)) too_large();
+    if (size) std::memcpy(values_.append(size), data, size);
+    const int32_t end = static_cast<int32_t>(values_.size());
+    std::memcpy(offsets_.append(sizeof end), &end, sizeof end);
+    mark_valid();
+  }
+  // Room for one fixed_width() value that the caller fills in place: a value
+  // assembled in a temporary and copied costs a store-forwarding stall.
+  uint8_t *append_fixed_slot() {
+    uint8_t *slot = values_.append(static_cast<size_t>(width_));
+    mark_valid();
+    return slot;
+  }
+  // decimal, interval, uuid: fixed_width() bytes (16 for all three, which a
+  // constant-size copy makes a pair of moves).
+  void append_fixed_bytes(const void *data) {
+    if (width_ == 16)
+      std::memcpy(values_.append(16), data, 16);
+    else
+      std::memcpy(values_.append(static_cast<size_t>(width_)), data, static_cast<size_t>(width_));
+    mark_valid();
+  }
   // Copies value `row` of `src` (same type) into this builder.
   void append_from(const Column &src, int64_t row);
+  // Room for `bytes` bytes of variable-width values, for a caller that knows
+  // more than the 16 bytes per row the constructor guesses: growing a large
+  // column by doubling copies it several times.
+  void reserve_values(size_t bytes) { values_.reserve(bytes); }
 
   int64_t length() const { return length_; }
   const DataType &type() const { return type_; }
@@ -156,8 +191,14 @@ class ColumnBuilder {
     if (validity_.size() != 0) set_validity_bit(true);
     ++length_;
   }
-  void set_validity_bit(bool valid);
+  void set_validity_bit(bool valid) {
+    if ((length_ & 7) == 0 && static_cast<size_t>(length_ >> 3) >= validity_.size()) validity_.append_zeros(1);
+    uint8_t &byte = validity_.data()[length_ >> 3];
+    const uint8_t mask = static_cast<uint8_t>(1u << (length_ & 7));
+    byte = valid ? static_cast<uint8_t>(byte | mask) : static_cast<uint8_t>(byte & ~mask);
+  }
   void ensure_validity();
+  [[noreturn]] static void too_large();
 
   DataType type_;
   int width_;
@@ -173,7 +214,10 @@ class BatchBuilder {
  public:
   BatchBuilder(TableSchemaPtr schema, int64_t expected_rows, bool with_ops = false);
   ColumnBuilder &column(size_t i) { return columns_[i]; }
-  void end_row(Op op = Op::insert);
+  void end_row(Op op = Op::insert) {
+    if (with_ops_) *ops_.append(1) = static_cast<uint8_t>(op);
+    ++rows_;
+  }
   int64_t num_rows() const { return rows_; }
   std::shared_ptr<Batch> finish(Position position);
 

@@ -56,6 +56,30 @@ class SplitReader {
                     const CancelToken &cancel) = 0;
 };
 
+// A source's change log (PostgreSQL logical replication, MariaDB binlog...).
+// One stream per pipeline, read by one thread.
+class ChangeSource {
+ public:
+  virtual ~ChangeSource() = default;
+  // Streams changes committed after `resume_after` (a position this stream
+  // emitted before; "" = from where the stream was created, e.g. the
+  // consistent point of the snapshot it exported). Emits batches of one table
+  // each, with an ops column, in commit order; the last batch of every source
+  // transaction carries position {stream, value} (the transaction's end) and
+  // the ones before it transaction_open = true. `on_schema_change` is called
+  // (between batches, with no batch of that table pending) when a table's
+  // columns change. Returns after `cancel`, or throws (lost connection: a
+  // retriable Code::connection).
+  virtual void stream(const std::string &resume_after, int64_t batch_rows, const BatchEmitter &emit,
+                      const std::function<void(const SchemaChange &)> &on_schema_change, const CancelToken &cancel) = 0;
+  // Everything up to `position` is durable in the sink: the source may tell
+  // its upstream (standby status update) and release what it keeps for it.
+  // Thread-safe; called by the writer after each commit.
+  virtual void acknowledge(const std::string &position) = 0;
+  // The stream name of its positions in the checkpoint ("cdc").
+  virtual std::string stream_name() const { return "cdc"; }
+};
+
 class Source {
  public:
   virtual ~Source() = default;
@@ -72,6 +96,17 @@ class Source {
   // pos=1234 gtid=0-1-42". Asked after plan_splits(); the pipeline stores it
   // with the checkpoint so a change stream can start exactly where the copy ends.
   virtual std::string consistent_position() { return ""; }
+  // Prepares change capture before discover() and plan_splits() when the
+  // pipeline will stream changes after its snapshot, so the snapshot and the
+  // stream meet without gap or overlap (PostgreSQL: the slot exports the
+  // snapshot the readers share). Sources without a change log throw Code::unsupported.
+  virtual void prepare_change_capture(bool with_snapshot);
+  // The change stream (after prepare_change_capture()).
+  virtual std::unique_ptr<ChangeSource> open_change_stream();
+  // Drops what change capture keeps in the source (PostgreSQL: the slot and
+  // the publication), so it holds no log for a pipeline that is gone.
+  // Returns what was dropped, one line each. Sources without a change log: nothing.
+  virtual std::vector<std::string> cleanup_change_capture() { return {}; }
 };
 
 // Committed positions by stream, e.g. {"main.orders#3": "rowid=1200", ...}.

@@ -25,6 +25,16 @@ enum class Code : int {
   internal = 15,
 };
 
+// `text` with every occurrence of `secret` (3 bytes or more) replaced by
+// "***": a server message never holds a password, but a connection-string
+// echo might.
+inline std::string scrub_secret(std::string text, const std::string &secret) {
+  if (secret.size() < 3) return text;
+  for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
+    text.replace(at, secret.size(), "***");
+  return text;
+}
+
 class Error : public std::runtime_error {
  public:
   Error(Code code, const std::string &message, std::string context = {}, bool retriable = false)

@@ -6,6 +6,7 @@
 #include "connectors/sqlite/sqlite.hpp"
 #include "pipeline/bounded_queue.hpp"
 #include "pipeline/routing.hpp"
+#include "schema/naming.hpp"
 
 namespace ds::pipeline {
 namespace {
@@ -57,6 +58,20 @@ struct Pipeline::Run {
     model::BatchPtr batch;
     TablePlan *plan = nullptr;
     bool end = false;
+    std::shared_ptr<const model::SchemaChange> change;  // a schema change to apply between batches
+    bool reset = false;  // drop everything staged and uncommitted (the change stream restarts)
+
+    static Envelope of(model::BatchPtr batch, TablePlan *plan) {
+      Envelope e;
+      e.batch = std::move(batch);
+      e.plan = plan;
+      return e;
+    }
+    static Envelope end_marker() {
+      Envelope e;
+      e.end = true;
+      return e;
+    }
   };
 
   Pipeline &owner;
@@ -72,8 +87,16 @@ struct Pipeline::Run {
   // Batches pushed per lane. The queue orders items per producer only, so the
   // end marker may overtake batches: a lane ends once it has seen them all.
   std::unique_ptr<std::atomic<int64_t>[]> pushed;
-  model::CancelToken cancel;
+  std::shared_ptr<model::CancelToken> cancel_owner = std::make_shared<model::CancelToken>();
+  model::CancelToken &cancel = *cancel_owner;
   std::mutex prepare_mutex;
+  // Change capture: the stream, per-table plans of the stream's reader, and
+  // what the lane committed last (where a restarted stream resumes).
+  std::unique_ptr<model::ChangeSource> change_stream;
+  std::map<std::string, std::unique_ptr<TablePlan>> cdc_plans;
+  std::mutex committed_mutex;
+  std::string committed_change_position;
+  std::atomic<int64_t> resets_done{0};
   std::map<std::string, model::TableSchemaPtr> prepared;  // target table → schema the sink was prepared for
 
   std::mutex error_mutex;
@@ -243,7 +266,7 @@ struct Pipeline::Run {
       plan.counters->bytes_read.fetch_add(bytes, std::memory_order_relaxed);
       owner.batches_.fetch_add(1, std::memory_order_relaxed);
       std::string position = batch->position.value;
-      Envelope env{transform(batch, plan), &plan, false};
+      Envelope env = Envelope::of(transform(batch, plan), &plan);
       while (!lane.push(env, kPollUs))
         if (stopping()) return false;
       pushed[static_cast<size_t>(item.lane)].fetch_add(1, std::memory_order_release);
@@ -318,6 +341,14 @@ struct Pipeline::Run {
       writer.commit(nullptr);
       if (store && !positions.empty()) store->save(positions);
     }
+    if (change_stream) {
+      for (const auto &p : positions) {
+        if (p.stream != change_stream->stream_name()) continue;
+        change_stream->acknowledge(p.value);
+        std::lock_guard<std::mutex> lock(committed_mutex);
+        committed_change_position = p.value;
+      }
+    }
     for (const Staged &s : staged) {
       s.counters->rows_written.fetch_add(s.rows, std::memory_order_relaxed);
       s.counters->bytes_written.fetch_add(s.bytes, std::memory_order_relaxed);
@@ -353,6 +384,19 @@ struct Pipeline::Run {
     int64_t staged_rows = 0;
     int64_t consumed = 0;
     bool ending = false;
+    bool open_txn = false;  // a source transaction is partly staged: no commit before its end
+    // Stopping or ending inside a source transaction drops its part: the next
+    // run streams the whole transaction again from the committed position.
+    auto settle = [&] {
+      if (open_txn) {
+        writer->rollback();
+        staged.clear();
+        pending.clear();
+        open_txn = false;
+      } else {
+        commit(*writer, staged, pending, lane_index);
+      }
+    };
     const int64_t commit_rows = std::max<int64_t>(owner.spec_.batch_rows * 16, 65536);
     try {
       writer = sink->open_writer(lane_index);
@@ -360,16 +404,17 @@ struct Pipeline::Run {
         if (failed.load(std::memory_order_acquire)) break;
         if (owner.stop_requested_.load(std::memory_order_acquire)) {
           // Stopping keeps what is staged: rows and positions commit together.
-          commit(*writer, staged, pending, lane_index);
+          settle();
           break;
         }
         if (ending && consumed == pushed[static_cast<size_t>(lane_index)].load(std::memory_order_acquire)) {
-          commit(*writer, staged, pending, lane_index);
+          settle();
           break;
         }
         Envelope env;
         if (!queue.pop(env, kPollUs)) {
-          if (!staged.empty() || !pending.empty()) {
+          // Idle: commit at once (low latency when there is little to do).
+          if (!open_txn && (!staged.empty() || !pending.empty())) {
             commit(*writer, staged, pending, lane_index);
             staged_rows = 0;
           }
@@ -380,6 +425,19 @@ struct Pipeline::Run {
           continue;
         }
         ++consumed;
+        if (env.reset) {
+          writer->rollback();
+          staged.clear();
+          pending.clear();
+          staged_rows = 0;
+          open_txn = false;
+          resets_done.fetch_add(1, std::memory_order_release);
+          continue;
+        }
+        if (env.change) {
+          apply_schema_change(*env.change, *writer, staged, pending, lane_index);
+          continue;
+        }
         const model::Batch &b = *env.batch;
         if (b.num_rows > 0) {
           ensure_prepared(env.batch->schema, *writer, staged, pending, lane_index);
@@ -388,7 +446,8 @@ struct Pipeline::Run {
           staged_rows += b.num_rows;
         }
         if (!b.position.stream.empty()) pending[b.position.stream] = b.position;
-        if (staged_rows >= commit_rows || b.position.stream_done) {
+        open_txn = b.transaction_open;
+        if (!open_txn && (staged_rows >= commit_rows || b.position.stream_done)) {
           commit(*writer, staged, pending, lane_index);
           staged_rows = 0;
         }
@@ -415,6 +474,186 @@ struct Pipeline::Run {
     }
   }
 
+  // A source schema change, between batches: what is staged commits first,
+  // then the sink applies it under its policy. The sink's DDL runs on its own
+  // connection (and MariaDB's commits implicitly), so it must not wait on the
+  // writer's locks: a change inside a source transaction (an ALTER TABLE
+  // between its statements) splits that transaction in two sink
+  // transactions. The position still commits only at its end, so a crash in
+  // between replays the whole transaction, whose rows apply idempotently by
+  // key (change batches are upserted).
+  void apply_schema_change(const model::SchemaChange &change, model::SinkWriter &writer, std::vector<Staged> &staged,
+                           std::map<std::string, model::Position> &pending, int lane) {
+    if (!staged.empty() || !pending.empty()) commit(writer, staged, pending, lane);
+    std::string note = sink->apply_schema_change(change);
+    {
+      std::lock_guard<std::mutex> lock(prepare_mutex);
+      prepared.erase(change.table.to_string());
+    }
+    std::string what =
+        std::string(model::schema_change_name(change.kind)) + (change.column.empty() ? "" : " " + change.column);
+    owner.emit({EventKind::schema_change, change.table.to_string(), note.empty() ? what : what + ": " + note, 0});
+  }
+
+  TablePlan &cdc_plan(const model::TableSchemaPtr &schema) {
+    // Batches of unchanged-TOAST rows carry fewer columns: a plan of their own.
+    std::string key = schema->id.to_string();
+    for (const auto &c : schema->columns) key += '\x1f' + c.name;
+    auto found = cdc_plans.find(key);
+    if (found != cdc_plans.end() && found->second->source_schema == schema) return *found->second;
+    auto plan = std::make_unique<TablePlan>();
+    static_cast<RoutedTable &>(*plan) = route_table(schema, owner.spec_);
+    for (auto &t : owner.transforms_)
+      if (t->pattern_text.empty() || table_matches(t->pattern, plan->routed_schema->id))
+        plan->transforms.push_back(t.get());
+    const std::string name = schema->id.to_string();
+    {
+      std::lock_guard<std::mutex> lock(owner.tables_mutex_);
+      for (const auto &c : owner.tables_)
+        if (c->name == name) plan->counters = c;
+      if (!plan->counters) {
+        plan->counters = std::make_shared<TableCounters>();
+        plan->counters->name = name;
+        owner.tables_.push_back(plan->counters);
+        owner.tables_total_.fetch_add(1);
+      }
+    }
+    TablePlan &out = *plan;
+    cdc_plans[key] = std::move(plan);
+    return out;
+  }
+
+  // The source's schema change in target terms (routes and the schema
+  // section); null when it concerns a column the target does not get.
+  std::shared_ptr<model::SchemaChange> routed_change(const model::SchemaChange &change) {
+    auto out = std::make_shared<model::SchemaChange>(change);
+    if (!change.schema_after) return out;
+    RoutedTable routed = route_table(change.schema_after, owner.spec_);
+    out->table = routed.routed_schema->id;
+    out->schema_after = routed.routed_schema;
+    if (change.column.empty()) return out;
+    int source_index = change.schema_after->find_column(change.column);
+    if (source_index >= 0) {
+      if (routed.projection.empty()) return out;
+      for (size_t i = 0; i < routed.projection.size(); ++i)
+        if (routed.projection[i] == source_index) {
+          out->column = routed.routed_schema->columns[i].name;
+          return out;
+        }
+      return nullptr;  // projected away or pruned
+    }
+    // A dropped column: named as the schema section would name it.
+    out->column = schema::SchemaOptions::from(owner.spec_.schema).column_name(out->table.table_name, change.column);
+    return out;
+  }
+
+  void cdc_reader(std::string position) {
+    const auto &spec = owner.spec_;
+    BoundedQueue<Envelope> &lane = *lanes[0];
+    auto push = [&](Envelope env) {
+      while (!lane.push(env, kPollUs))
+        if (stopping()) return false;
+      pushed[0].fetch_add(1, std::memory_order_release);
+      return true;
+    };
+    auto emit = [&](const std::shared_ptr<model::Batch> &batch) -> bool {
+      owner.batches_.fetch_add(1, std::memory_order_relaxed);
+      if (!batch->schema) return push(Envelope::of(batch, nullptr)) && !stopping();  // a commit without rows
+      TablePlan &plan = cdc_plan(batch->schema);
+      if (!plan.counters->started.exchange(true)) owner.emit({EventKind::table_started, plan.counters->name, "", 0});
+      plan.counters->rows_read.fetch_add(batch->num_rows, std::memory_order_relaxed);
+      plan.counters->bytes_read.fetch_add(batch->byte_size(), std::memory_order_relaxed);
+      model::BatchPtr out = transform(batch, plan);
+      if (out->transaction_open != batch->transaction_open) {  // a host transform built a new batch
+        auto fixed = std::make_shared<model::Batch>(*out);
+        fixed->transaction_open = batch->transaction_open;
+        out = fixed;
+      }
+      return push(Envelope::of(out, &plan)) && !stopping();
+    };
+    auto on_change = [&](const model::SchemaChange &change) {
+      if (auto routed = routed_change(change)) {
+        Envelope env;
+        env.change = routed;
+        push(env);
+      }
+    };
+    int attempts = 0;
+    for (;;) {
+      std::string before;
+      {
+        std::lock_guard<std::mutex> lock(committed_mutex);
+        before = committed_change_position;
+      }
+      try {
+        change_stream->stream(position, spec.batch_rows, emit, on_change, cancel);
+        return;
+      } catch (const Error &e) {
+        if (!e.retriable() || e.from_host() || stopping())
+          throw contextual(e, "stream=" + change_stream->stream_name());
+        std::string committed;
+        {
+          std::lock_guard<std::mutex> lock(committed_mutex);
+          committed = committed_change_position;
+        }
+        if (committed != before) attempts = 0;  // progress since the last failure
+        if (attempts >= spec.max_retries) throw contextual(e, "stream=" + change_stream->stream_name());
+        ++attempts;
+        owner.retries_.fetch_add(1);
+        owner.emit({EventKind::retry, "",
+                    std::string(e.what()) + " (attempt " + std::to_string(attempts) + " of " +
+                        std::to_string(spec.max_retries) + ")",
+                    0});
+        std::this_thread::sleep_for(std::chrono::milliseconds(100LL << std::min(attempts, 6)));
+        // What the lane staged but did not commit is dropped; the stream
+        // starts again after the last committed transaction.
+        const int64_t target = resets_done.load() + 1;
+        Envelope reset;
+        reset.reset = true;
+        if (!push(reset)) return;
+        while (resets_done.load(std::memory_order_acquire) < target)
+          if (stopping())
+            return;
+          else
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        std::lock_guard<std::mutex> lock(committed_mutex);
+        if (!committed_change_position.empty()) position = committed_change_position;
+      }
+    }
+  }
+
+  // The change-capture phase: one reader (the stream) and one lane, so a
+  // source transaction commits in the sink as one transaction, in order.
+  void execute_cdc(const model::CheckpointState &state) {
+    change_stream = source->open_change_stream();
+    std::string position;
+    auto stored = state.find(change_stream->stream_name());
+    if (stored != state.end()) {
+      position = stored->second.value;
+    } else {
+      auto snapshot = state.find(kSnapshotPositionStream);
+      position = snapshot != state.end() ? snapshot->second.value : source->consistent_position();
+    }
+    {
+      std::lock_guard<std::mutex> lock(committed_mutex);
+      committed_change_position = position;
+    }
+    lanes.clear();
+    lanes.push_back(std::make_unique<BoundedQueue<Envelope>>(owner.spec_.queue_batches));
+    pushed.reset(new std::atomic<int64_t>[1]);
+    pushed[0].store(0);
+    std::thread lane([this] { lane_thread(0); });
+    try {
+      cdc_reader(position);
+    } catch (const Error &e) {
+      fail(e);
+    } catch (const std::exception &e) {
+      fail(Error(Code::internal, std::string("unexpected failure while streaming changes: ") + e.what(), where()));
+    }
+    lanes[0]->push_unbounded(Envelope::end_marker());
+    lane.join();
+  }
+
   void execute() {
     std::vector<std::thread> lane_threads;
     for (size_t i = 0; i < lanes.size(); ++i)
@@ -424,7 +663,7 @@ struct Pipeline::Run {
     if (!items.empty())
       for (int i = 0; i < reader_count; ++i) readers.emplace_back([this] { reader_thread(); });
     for (auto &t : readers) t.join();
-    for (auto &q : lanes) q->push_unbounded(Envelope{nullptr, nullptr, true});
+    for (auto &q : lanes) q->push_unbounded(Envelope::end_marker());
     for (auto &t : lane_threads) t.join();
   }
 };
@@ -468,7 +707,15 @@ void Pipeline::emit(const Event &event) {
   for (auto &l : listeners_) l(event);
 }
 
-void Pipeline::stop() noexcept { stop_requested_.store(true, std::memory_order_release); }
+void Pipeline::stop() noexcept {
+  stop_requested_.store(true, std::memory_order_release);
+  try {
+    std::lock_guard<std::mutex> lock(cancel_mutex_);
+    if (run_cancel_) run_cancel_->cancel();
+  } catch (...) {
+    // A lock that cannot be taken: readers still see stop_requested_ between batches.
+  }
+}
 
 void Pipeline::run(bool fresh) {
   if (started_.exchange(true))
@@ -476,6 +723,17 @@ void Pipeline::run(bool fresh) {
   start_us_.store(now_us());
   state_.store(running);
   Run run(*this);
+  {
+    std::lock_guard<std::mutex> lock(cancel_mutex_);
+    run_cancel_ = run.cancel_owner;
+  }
+  struct ForgetCancel {
+    Pipeline &p;
+    ~ForgetCancel() {
+      std::lock_guard<std::mutex> lock(p.cancel_mutex_);
+      p.run_cancel_.reset();
+    }
+  } forget{*this};
   auto finish = [&](int state) {
     end_us_.store(now_us());
     state_.store(state);
@@ -487,10 +745,14 @@ void Pipeline::run(bool fresh) {
     run.sink = connectors::create_sink(spec_.sink, context_);
     run.open_checkpoint_store(fresh);
     model::CheckpointState state = run.store ? run.store->load() : model::CheckpointState{};
-    run.plan(state);
+    const bool snapshot = spec_.mode != config::Mode::cdc;
+    const bool changes = spec_.mode != config::Mode::snapshot;
+    if (changes) run.source->prepare_change_capture(snapshot);
+    if (snapshot) run.plan(state);
     emit({EventKind::pipeline_started, "", run.source->describe() + " -> " + run.sink->describe(),
           rows_estimated_.load()});
-    run.execute();
+    if (snapshot) run.execute();
+    if (changes && !run.failed.load() && !stop_requested_.load()) run.execute_cdc(state);
   } catch (const Error &e) {
     run.fail(run.contextual(e, ""));
   } catch (const std::bad_alloc &) {

@@ -48,6 +48,11 @@ class Pipeline {
   // allowed). Before run() only; the pipeline can still run afterwards.
   std::string schema(bool apply, bool allow_destructive);
 
+  // Drops what change capture keeps in the source (slot, publication) and the
+  // pipeline's checkpoint, so the next run starts afresh. Returns what was
+  // dropped, one line each. Not while running.
+  std::vector<std::string> cleanup();
+
  private:
   struct HostTransform;
   struct Run;
@@ -59,6 +64,10 @@ class Pipeline {
   std::vector<EventListener> listeners_;
   std::mutex listener_mutex_;  // events are rare (per table or split), so a lock is fine here
   std::atomic<bool> stop_requested_{false};
+  // The running run's cancellation, so stop() also wakes readers waiting on
+  // an idle change stream.
+  std::mutex cancel_mutex_;
+  std::shared_ptr<model::CancelToken> run_cancel_;
   std::atomic<bool> started_{false};
 
   // Live counters, readable from any thread.

@@ -1,5 +1,6 @@
 // Pipeline::schema: the schema-migration entry point behind `datasync schema`.
 #include "pipeline/pipeline.hpp"
+#include "connectors/sqlite/sqlite.hpp"
 #include "pipeline/routing.hpp"
 
 namespace ds::pipeline {
@@ -89,6 +90,25 @@ std::string Pipeline::schema(bool apply, bool allow_destructive) {
     out += plan_json(plan);
   }
   return out + "]}";
+}
+
+std::vector<std::string> Pipeline::cleanup() {
+  if (started_.load()) throw Error(Code::state, "cleanup runs when the pipeline does not", "pipeline=" + spec_.name);
+  auto source = connectors::create_source(spec_.source, context_);
+  std::vector<std::string> dropped = source->cleanup_change_capture();
+  auto sink = connectors::create_sink(spec_.sink, context_);
+  if (spec_.checkpoint_store == "sink") {
+    if (auto store = sink->open_checkpoint_store(spec_.name)) {
+      store->clear();
+      dropped.push_back("checkpoint of pipeline " + spec_.name);
+    }
+  } else if (spec_.checkpoint_store == "file" && !spec_.checkpoint_path.empty()) {
+    std::string path = spec_.checkpoint_path;
+    if (path[0] != '/' && !context_.base_dir.empty()) path = context_.base_dir + "/" + path;
+    connectors::sqlite::open_file_checkpoint_store(path, spec_.name)->clear();
+    dropped.push_back("checkpoint file " + path);
+  }
+  return dropped;
 }
 
 }  // namespace ds::pipeline

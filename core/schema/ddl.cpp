@@ -119,7 +119,23 @@ Chosen choose_type(const TableSchema &s, int index, const TargetInfo &t) {
       !c.enum_values.empty() && (c.type.id == model::TypeId::string || c.type.id == model::TypeId::unknown);
   // SQLite takes any word as a type name: a kept enum name there would hold anything.
   std::string kept = t.keep_spelling && !(is_enum && t.dialect == Dialect::sqlite) ? t.keep_spelling(s, index) : "";
-  if (!kept.empty()) return {kept, "exact", "", ""};
+  TargetContext ctx;
+  ctx.in_key = in_any_key(s, index);
+  ctx.server_version = t.server_version;
+  if (!kept.empty()) {
+    // Another dialect's spelling names a type holding the engine type, with
+    // the target's own limits: PostgreSQL's "date" in MariaDB still ends at
+    // 9999, its "real" in SQLite is a widened float. A type the engine does
+    // not know is the very type of the source, known by that name.
+    std::optional<Dialect> from = parse_dialect(s.source_dialect);
+    const bool same_dialect = from && (*from == t.dialect || (is_mysql_family(*from) && is_mysql_family(t.dialect)));
+    if (same_dialect || c.type.id == model::TypeId::unknown) return {kept, "exact", "", ""};
+    // PostgreSQL's json keeps the text; only jsonb, the mapping's choice, normalises it.
+    if (t.dialect == Dialect::postgres && c.type.id == model::TypeId::json && lower(kept) == "json")
+      return {kept, "exact", "", ""};
+    TargetType mapped = map_to(t.dialect, c.type, ctx);
+    return {kept, fidelity_name(mapped.fidelity), mapped.note, ""};
+  }
   if (is_enum) {
     std::string values;
     for (size_t i = 0; i < c.enum_values.size(); ++i)
@@ -128,9 +144,6 @@ Chosen choose_type(const TableSchema &s, int index, const TargetInfo &t) {
     std::string text = t.dialect == Dialect::sqlite ? "TEXT" : "text";
     return {text, "exact", "an enum: text with a CHECK of its values", q + " IN (" + values + ")"};
   }
-  TargetContext ctx;
-  ctx.in_key = in_any_key(s, index);
-  ctx.server_version = t.server_version;
   TargetType mapped = map_to(t.dialect, c.type, ctx);
   return {mapped.spelling, fidelity_name(mapped.fidelity), mapped.note, ""};
 }

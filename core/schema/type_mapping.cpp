@@ -21,6 +21,8 @@ constexpr int kPostgresMaxVarchar = 10485760;
 const char *const kUnknownNote = "kept as the source's text form; the source type's own semantics are not";
 const char *const kNoNanNote = "NaN and ±Infinity cannot be stored: they follow pipeline.invalid_values";
 const char *const kDateRangeNote = "values outside 0001-01-01..9999-12-31 follow pipeline.invalid_values";
+const char *const kSqliteYearsNote = "values outside years 0000..9999 follow pipeline.invalid_values";
+const char *const kSqliteNanNote = "SQLite has no NaN: NaN follows pipeline.invalid_values";
 
 TargetType exact(std::string spelling) { return {std::move(spelling), Fidelity::exact, ""}; }
 TargetType widened(std::string spelling, std::string note) {
@@ -138,20 +140,30 @@ TargetType to_sqlite(const DataType &t) {
     case TypeId::int32: return widened("INTEGER", "SQLite integers are 64-bit");
     case TypeId::int64: return exact("INTEGER");
     case TypeId::uint64:
-      return lossy("INTEGER", "SQLite integers are signed 64-bit: values above 9223372036854775807 are an error");
-    case TypeId::float32: return widened("REAL", "SQLite reals are 64-bit");
-    case TypeId::float64: return lossy("REAL", "SQLite stores NaN as NULL");
+      return lossy(
+          "INTEGER",
+          "SQLite integers are signed 64-bit: values above 9223372036854775807 follow pipeline.invalid_values");
+    case TypeId::float32: return lossy("REAL", std::string("SQLite reals are 64-bit; ") + kSqliteNanNote);
+    case TypeId::float64: return lossy("REAL", kSqliteNanNote);
     case TypeId::decimal:
       if (t.precision <= 0) return exact("NUMERIC");
-      return exact("DECIMAL" + decimal_args(t));
+      if (sqlite_numeric_affinity_holds(t.precision, t.scale)) return exact("DECIMAL" + decimal_args(t));
+      // NUMERIC affinity would round longer values to a REAL's 15 digits:
+      // TEXT affinity keeps their text, and the sqlite source reads the name back as decimal(p,s).
+      return exact("DECIMAL_TEXT" + decimal_args(t));
     case TypeId::string: return exact("TEXT");
     case TypeId::binary: return exact("BLOB");
-    case TypeId::date: return exact("DATE");
-    case TypeId::time: return exact("TIME");
-    case TypeId::timestamp: return exact("DATETIME");
-    case TypeId::timestamp_tz: return exact("TIMESTAMPTZ");
+    // Dates and times are text of 4-digit years and of one day.
+    case TypeId::date: return lossy("DATE", kSqliteYearsNote);
+    case TypeId::time:
+      return lossy("TIME", "PostgreSQL's 24:00:00 is beyond 'HH:MM:SS' of one day: it follows pipeline.invalid_values");
+    case TypeId::timestamp: return lossy("DATETIME", kSqliteYearsNote);
+    case TypeId::timestamp_tz:
+      return lossy("TIMESTAMPTZ", std::string("stored as UTC without an offset; ") + kSqliteYearsNote);
     case TypeId::interval: return lossy("TEXT", "SQLite has no interval type: kept as text, read back as a string");
-    case TypeId::json: return exact("JSON");
+    // NUMERIC affinity (a plain JSON) would store a document that is a bare
+    // number as an SQLite number, rounded to 15 digits: TEXT affinity keeps it.
+    case TypeId::json: return exact("JSON_TEXT");
     case TypeId::uuid: return exact("UUID");
     case TypeId::unknown: return lossy("TEXT", kUnknownNote);
   }
@@ -228,6 +240,11 @@ int string_length_of(const std::string &spelling) {
   return static_cast<int>(n);
 }
 
+bool sqlite_numeric_affinity_holds(int precision, int scale) {
+  // A REAL keeps 15 significant digits; whole numbers of up to 18 digits stay 64-bit INTEGERs.
+  return precision <= 15 || (scale == 0 && precision <= 18);
+}
+
 bool type_holds(const model::DataType &target, const model::DataType &source) {
   auto int_rank = [](TypeId id) {
     switch (id) {
@@ -300,6 +317,7 @@ std::vector<MappingRow> mapping_table() {
                     TypeId::float32, TypeId::float64})
     probes.push_back({model::type_name(id), t(id), false});
   probes.push_back({"decimal(p,s)", t(TypeId::decimal, "", 12, 2), false});
+  probes.push_back({"decimal(p,s), p > 15", t(TypeId::decimal, "", 38, 10), false});
   probes.push_back({"decimal(p,s), s > 30", t(TypeId::decimal, "", 38, 34), false});
   probes.push_back({"string", t(TypeId::string), false});
   probes.push_back({"string, source length n", t(TypeId::string, "varchar(100)"), false});
@@ -321,6 +339,7 @@ std::vector<MappingRow> mapping_table() {
         if (at != std::string::npos) target.spelling.replace(at, from.size(), to);
       };
       if (p.label == "decimal(p,s)") replace("(12,2)", "(p,s)");
+      if (p.label == "decimal(p,s), p > 15") replace("(38,10)", "(p,s)");
       if (p.label == "decimal(p,s), s > 30") replace("(38,30)", "(p,30)");
       if (p.label == "string, source length n") replace("(100)", "(n)");
       rows.push_back({p.label, d, target});

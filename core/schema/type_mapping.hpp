@@ -62,6 +62,11 @@ std::string mapping_markdown();
 // into an interval; any value into unbounded text).
 bool type_holds(const model::DataType &target, const model::DataType &source);
 
+// Whether SQLite's NUMERIC affinity keeps every value of decimal(precision,
+// scale) exactly (as a REAL of 15 significant digits or a 64-bit INTEGER);
+// wider decimals need a column of TEXT affinity.
+bool sqlite_numeric_affinity_holds(int precision, int scale);
+
 // A length in a string type's spelling, or -1: "varchar(20)" → 20,
 // "character varying(20)" → 20, "char(5)" → 5, "text" → -1.
 int string_length_of(const std::string &spelling);

@@ -355,6 +355,14 @@ typedef enum ds_schema_action {
  */
 DS_API ds_status ds_pipeline_schema(ds_pipeline *p, ds_schema_action action, uint32_t flags, char **out_json,
                                     ds_error **err);
+/**
+ * Drops what change capture keeps in the source for this pipeline (the
+ * PostgreSQL replication slot and publication, which otherwise hold WAL) and
+ * its checkpoint, so the next run starts afresh. *out_text (may be NULL)
+ * lists what was dropped, one line each; owned: ds_free(). Not while the
+ * pipeline runs. @since 0.1
+ */
+DS_API ds_status ds_pipeline_cleanup(ds_pipeline *p, char **out_text, ds_error **err);
 /** The pipeline's name; borrowed, lives as long as p. @since 0.1 */
 DS_API const char *ds_pipeline_name(const ds_pipeline *p);
 

@@ -55,6 +55,7 @@ int main(void) {
       (any_fn)ds_metrics_values_adjusted,
       (any_fn)ds_type_mapping_reference,
       (any_fn)ds_pipeline_schema,
+      (any_fn)ds_pipeline_cleanup,
       (any_fn)ds_metrics_num_tables,
       (any_fn)ds_metrics_table_name,
       (any_fn)ds_metrics_table_rows_read,

@@ -385,6 +385,18 @@ class Pipeline:
             raise StateError("schema() is only available before run()")
         return json.loads(native.schema(bool(apply), bool(allow_destructive)))
 
+    def cleanup(self) -> List[str]:
+        """Drops what change capture keeps in the source for this pipeline.
+
+        The PostgreSQL replication slot and publication (which otherwise keep
+        WAL on the server) and the pipeline's checkpoint, so the next run
+        starts afresh. Returns what was dropped. Not while running.
+        """
+        native = self._live()
+        if self._thread is not None:
+            raise StateError("cleanup() is not available while the pipeline runs")
+        return [line for line in native.cleanup().splitlines() if line]
+
     def metrics(self) -> Dict[str, Any]:
         """A snapshot of the counters. Any thread, any time; after :meth:`close`,
         the last snapshot taken when :meth:`run` ended.

@@ -4,6 +4,7 @@
     datasync run PIPELINE.yaml [--fresh] [--quiet] [--summary-json PATH]
     datasync schema PIPELINE.yaml [--dry-run | --export DIR | --diff | --apply [--allow-destructive]]
                                   [--report] [--json]
+    datasync cleanup PIPELINE.yaml    (drop the replication slot, publication and checkpoint)
 
 Exit status: 0 success; 1 the run failed; 2 usage or configuration error
 (DS_ERR_CONFIG, DS_ERR_INVALID_ARGUMENT); 130 interrupted by Ctrl-C (SIGINT);
@@ -184,6 +185,13 @@ def _build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--report", action="store_true",
                         help="also list every column whose type mapping is lossy (or forced by an override)")
     schema.add_argument("--json", action="store_true", help="print the plan as JSON")
+    cleanup = sub.add_parser(
+        "cleanup",
+        help="drop the pipeline's replication slot, publication and checkpoint",
+        description="Drop what change capture keeps in the source for this pipeline (a PostgreSQL replication slot "
+        "holds WAL until dropped) and its checkpoint; the next run starts afresh.",
+    )
+    cleanup.add_argument("file", metavar="FILE", help="the pipeline definition (YAML)")
     return parser
 
 
@@ -324,6 +332,26 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from ._pipeline import Pipeline  # noqa: PLC0415
+
+    pipeline: Optional[Pipeline] = None
+    try:
+        pipeline = Pipeline.from_file(args.file)
+        dropped = pipeline.cleanup()
+    except Error as exc:
+        print(error_line(exc), file=sys.stderr)
+        return EXIT_USAGE if exc.status_name in _USAGE_STATUSES else EXIT_FAILED
+    finally:
+        if pipeline is not None:
+            pipeline.close()
+    for line in dropped:
+        print(f"dropped {line}")
+    if not dropped:
+        print("nothing to drop")
+    return EXIT_OK
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
@@ -335,7 +363,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if threading_is_main():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return cmd_schema(args) if args.command == "schema" else cmd_run(args)
+        commands = {"schema": cmd_schema, "cleanup": cmd_cleanup}
+        return commands.get(args.command, cmd_run)(args)
     except KeyboardInterrupt:  # Ctrl-C outside the run (while loading)
         print("datasync: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -211,8 +211,23 @@ class NativePipeline {
 
   // The schema plan as JSON text (parsed by the Python layer).
   std::string schema(bool apply, bool allow_destructive) {
-    if (callback_depth() > 0) throw_error(DS_ERR_STATE, "schema() cannot be called from inside a datasync callback");
-    char *json = nullptr;
+    return call_for_text("schema()", [&](ds_pipeline *p, char **out, ds_error **err) {
+      return ds_pipeline_schema(p, apply ? DS_SCHEMA_APPLY : DS_SCHEMA_PLAN,
+                                allow_destructive ? DS_SCHEMA_ALLOW_DESTRUCTIVE : 0u, out, err);
+    });
+  }
+
+  std::string cleanup() {
+    return call_for_text("cleanup()",
+                         [](ds_pipeline *p, char **out, ds_error **err) { return ds_pipeline_cleanup(p, out, err); });
+  }
+
+  // Calls a C function returning owned text, off the GIL.
+  template <typename F>
+  std::string call_for_text(const char *what, F call) {
+    if (callback_depth() > 0)
+      throw_error(DS_ERR_STATE, std::string(what) + " cannot be called from inside a datasync callback");
+    char *text = nullptr;
     ds_error *err = nullptr;
     ds_status st = DS_OK;
     bool was_closed = false;
@@ -222,15 +237,14 @@ class NativePipeline {
       if (!p_)
         was_closed = true;
       else
-        st = ds_pipeline_schema(p_, apply ? DS_SCHEMA_APPLY : DS_SCHEMA_PLAN,
-                                allow_destructive ? DS_SCHEMA_ALLOW_DESTRUCTIVE : 0u, &json, &err);
+        st = call(p_, &text, &err);
     }
     nogil.restore();
     if (was_closed) throw_error(DS_ERR_STATE, "the pipeline is closed");
     if (st != DS_OK) throw_status(st, err);
     ds_error_free(err);
-    std::string out = json ? json : "";
-    ds_free(json);
+    std::string out = text ? text : "";
+    ds_free(text);
     return out;
   }
 
@@ -431,6 +445,7 @@ void bind_pipeline(py::module_ &m) {
       .def("run", &NativePipeline::run, py::arg("fresh") = false)
       .def("stop", &NativePipeline::stop)
       .def("schema", &NativePipeline::schema, py::arg("apply") = false, py::arg("allow_destructive") = false)
+      .def("cleanup", &NativePipeline::cleanup)
       .def("metrics", &NativePipeline::metrics)
       .def("close", &NativePipeline::close)
       .def("take_callback_exception", &NativePipeline::take_callback_exception);

@@ -66,13 +66,7 @@ Error map_error(unsigned code, const std::string &raw_message, const ConnParams 
   const std::string where = " (host " + params.host + ":" + std::to_string(params.port) + ", database " +
                             params.database + (table.empty() ? "" : ", table " + table) + ")";
   const std::string &role = params.role;
-  auto scrub = [&](std::string m) {
-    if (params.password.size() >= 3) {
-      for (size_t at = m.find(params.password); at != std::string::npos; at = m.find(params.password, at))
-        m.replace(at, params.password.size(), "***");
-    }
-    return m;
-  };
+  auto scrub = [&](std::string m) { return scrub_secret(std::move(m), params.password); };
   const std::string message = scrub(raw_message);
   switch (code) {
     case ER_ACCESS_DENIED_ERROR:

@@ -294,7 +294,7 @@ std::string describe_value(const FieldPlan &plan, const model::Column &column, i
 }
 
 std::string issue_reason(Issue issue, const FieldPlan &plan, InvalidValuePolicy policy) {
-  const std::string what = what_of(issue, plan);
+  std::string what = what_of(issue, plan);
   if (becomes_null(issue, policy)) return what + " written as NULL";
   switch (issue) {
     case Issue::positive_inf:

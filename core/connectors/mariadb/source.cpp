@@ -206,7 +206,7 @@ Field field_for(const model::ColumnSchema &c) {
 
 std::string select_expression(const model::ColumnSchema &c) {
   const std::string base = base_type_name(c.type.source_name);
-  const std::string q = quote_identifier(c.name);
+  std::string q = quote_identifier(c.name);
   if (is_spatial(base)) return "ST_AsBinary(" + q + ")";
   if (base == "float") return "CAST(" + q + " AS DOUBLE)";
   return q;
@@ -222,7 +222,7 @@ struct KeyPart {
 
 KeyPart key_part(const model::ColumnSchema &c) {
   const std::string base = base_type_name(c.type.source_name);
-  const std::string q = quote_identifier(c.name);
+  std::string q = quote_identifier(c.name);
   // enum, set and bit sort by their number, so they are compared by it too.
   if (base == "enum" || base == "set" || base == "bit") return {q + "+0", LiteralKind::number};
   if (base == "float") return {"CAST(" + q + " AS DOUBLE)", LiteralKind::floating};

@@ -64,15 +64,7 @@ Error map_error(const std::string &sqlstate, const std::string &raw_message, con
   const std::string where = " (host " + params.host + ":" + std::to_string(params.port) + ", database " +
                             params.database + (table.empty() ? "" : ", table " + table) + ")";
   const std::string &role = params.role;
-  // Belt and braces: a server message never holds the password, but a
-  // connection-string echo might.
-  auto scrub = [&](std::string m) {
-    if (params.password.size() >= 3) {
-      for (size_t at = m.find(params.password); at != std::string::npos; at = m.find(params.password, at))
-        m.replace(at, params.password.size(), "***");
-    }
-    return m;
-  };
+  auto scrub = [&](std::string m) { return scrub_secret(std::move(m), params.password); };
 
   if (sqlstate.empty()) {
     // Client-side: connection-time failures come without a SQLSTATE.
@@ -153,6 +145,8 @@ Connection::Connection(ConnParams params) : params_(std::move(params)), context_
                         "client_encoding",
                         "keepalives",
                         "keepalives_idle",
+                        params_.replication ? "replication" : nullptr,
+                        "options",
                         nullptr};
   const char *values[] = {params_.host.c_str(),
                           port.c_str(),
@@ -164,6 +158,8 @@ Connection::Connection(ConnParams params) : params_(std::move(params)), context_
                           "UTF8",
                           "1",
                           "30",
+                          "database",
+                          "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 -c extra_float_digits=3",
                           nullptr};
   conn_ = PQconnectdbParams(keys, values, 0);
   if (!conn_) throw Error(Code::nomem, "out of memory allocating a PostgreSQL connection", context_);

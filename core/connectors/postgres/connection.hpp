@@ -26,6 +26,10 @@ struct ConnParams {
   int connect_timeout = 10;  // seconds
   // "source" or "sink": names the configuration keys in error hints ("check source.password").
   std::string role = "source";
+  // A logical replication connection (replication=database) whose session
+  // prints values in fixed formats: ISO dates, UTC, ISO 8601 intervals and
+  // float text that round-trips (pgoutput sends text in the session's styles).
+  bool replication = false;
 
   // "host=127.0.0.1 port=5432 database=x" (no user password).
   std::string context() const;

@@ -1,5 +1,6 @@
 #include "connectors/postgres/copy_binary_decode.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -22,10 +23,19 @@ inline uint32_t be32(const uint8_t *p) {
 }
 inline uint64_t be64(const uint8_t *p) { return (static_cast<uint64_t>(be32(p)) << 32) | be32(p + 4); }
 
-uint128 pow10u(int n) {
-  uint128 v = 1;
-  for (int i = 0; i < n; ++i) v *= 10;
-  return v;
+// 10^0 .. 10^38, the powers a decimal(p<=38) digit group can stand for.
+struct Pow10Table {
+  uint128 v[39];
+  constexpr Pow10Table() : v() {
+    v[0] = 1;
+    for (int i = 1; i < 39; ++i) v[i] = v[i - 1] * 10;
+  }
+};
+constexpr Pow10Table kPow10;
+constexpr uint128 kMaxU128 = ~static_cast<uint128>(0);
+
+std::string exceeds_text(const FieldPlan &f) {
+  return "value exceeds decimal(" + std::to_string(f.precision) + "," + std::to_string(f.scale) + ")";
 }
 
 const char kSignature[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
@@ -61,6 +71,23 @@ FieldKind field_kind_for(const model::DataType &type) {
 CopyBinaryDecoder::CopyBinaryDecoder(std::vector<FieldPlan> fields, int key_field, std::string context)
     : fields_(std::move(fields)), key_field_(key_field), context_(std::move(context)) {
   scratch_.resize(fields_.size());
+  targets_.resize(fields_.size());
+  field_bytes_.resize(fields_.size());
+}
+
+void CopyBinaryDecoder::set_builder(model::BatchBuilder *builder) {
+  builder_ = builder;
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    model::ColumnBuilder *b =
+        builder && fields_[i].column >= 0 ? &builder->column(static_cast<size_t>(fields_[i].column)) : nullptr;
+    targets_[i] = b;
+    // A fresh builder for the next batch of the same stream: rows of one
+    // table are alike, so the last batch's size (and an eighth more) is a
+    // good guess.
+    if (b && b->length() == 0 && field_bytes_[i] > 0 && model::is_variable(b->type().id))
+      b->reserve_values(field_bytes_[i] + field_bytes_[i] / 8);
+    field_bytes_[i] = 0;
+  }
 }
 
 std::string CopyBinaryDecoder::key_text(const std::string &raw) const {
@@ -104,50 +131,57 @@ size_t CopyBinaryDecoder::parse_header(const uint8_t *p, size_t n) {
   return 19 + ext;
 }
 
-size_t CopyBinaryDecoder::parse_tuple(const uint8_t *p, size_t n) {
-  if (n < 2) return 0;
-  int16_t count = static_cast<int16_t>(be16(p));
-  if (count == -1) {
-    finished_ = true;
-    return 2;
+// Base-10000 digit groups into the column's unscaled decimal128. Out of line:
+// it is long, and the common fields' loop stays small without it.
+void CopyBinaryDecoder::decode_numeric(const FieldPlan &f, model::ColumnBuilder &b, const uint8_t *p, int32_t len,
+                                       const uint8_t *row_key, int32_t key_len) {
+  if (len < 8) fail(f, "truncated binary numeric", row_key, key_len);
+  int ndigits = static_cast<int16_t>(be16(p));
+  int weight = static_cast<int16_t>(be16(p + 2));
+  uint16_t sign = be16(p + 4);
+  if (len != 8 + 2 * ndigits || ndigits < 0) fail(f, "malformed binary numeric", row_key, key_len);
+  if (sign == 0xC000)
+    fail(f, "NaN cannot be stored in decimal(" + std::to_string(f.precision) + "," + std::to_string(f.scale) + ")",
+         row_key, key_len);
+  if (sign == 0xD000 || sign == 0xF000)
+    fail(f,
+         std::string(sign == 0xD000 ? "Infinity" : "-Infinity") + " cannot be stored in decimal(" +
+             std::to_string(f.precision) + "," + std::to_string(f.scale) + ")",
+         row_key, key_len);
+  if (sign != 0 && sign != 0x4000) fail(f, "malformed binary numeric sign", row_key, key_len);
+  const uint128 limit = f.precision >= 0 && f.precision <= 38 ? kPow10.v[f.precision] : kMaxU128;
+  uint128 acc = 0;
+  for (int i = 0; i < ndigits; ++i) {
+    uint32_t d = be16(p + 8 + 2 * i);
+    if (d > 9999) fail(f, "malformed binary numeric digit", row_key, key_len);
+    if (d == 0) continue;
+    int e = 4 * (weight - i) + f.scale;  // power of ten of this digit group in the unscaled value
+    uint128 term;
+    if (e >= 0) {
+      if (e > 38) fail(f, exceeds_text(f), row_key, key_len);
+      // 9999 * 10^e overflows 128 bits from e = 35 on: such a group can
+      // only fit when it is small enough.
+      if (e > 34 && d > kMaxU128 / kPow10.v[e]) fail(f, exceeds_text(f), row_key, key_len);
+      term = static_cast<uint128>(d) * kPow10.v[e];
+    } else {
+      if (e <= -4)
+        fail(f, "value has more fractional digits than the scale " + std::to_string(f.scale), row_key, key_len);
+      uint32_t div = static_cast<uint32_t>(kPow10.v[-e]);
+      if (d % div != 0)
+        fail(f, "value has more fractional digits than the scale " + std::to_string(f.scale), row_key, key_len);
+      term = d / div;
+    }
+    if (__builtin_add_overflow(acc, term, &acc) || acc >= limit) fail(f, exceeds_text(f), row_key, key_len);
   }
-  if (static_cast<size_t>(count) != fields_.size())
-    throw Error(Code::data,
-                "COPY row has " + std::to_string(count) + " fields, expected " + std::to_string(fields_.size()),
-                context_);
-  size_t at = 2;
-  for (size_t i = 0; i < fields_.size(); ++i) {
-    if (n - at < 4) return 0;
-    int32_t len = static_cast<int32_t>(be32(p + at));
-    at += 4;
-    if (len < -1) throw Error(Code::data, "negative field length in the COPY stream", context_);
-    if (len > 0 && n - at < static_cast<size_t>(len)) return 0;
-    scratch_[i] = {p + at, len};
-    if (len > 0) at += static_cast<size_t>(len);
-  }
-  const uint8_t *key = nullptr;
-  int32_t key_len = -1;
-  if (key_field_ >= 0) {
-    key = scratch_[static_cast<size_t>(key_field_)].first;
-    key_len = scratch_[static_cast<size_t>(key_field_)].second;
-  }
-  for (size_t i = 0; i < fields_.size(); ++i) {
-    const FieldPlan &f = fields_[i];
-    if (f.column < 0) continue;
-    decode_field(f, scratch_[i].first, scratch_[i].second, key, key_len);
-  }
-  builder_->end_row();
-  if (key_len >= 0)
-    last_key_.assign(reinterpret_cast<const char *>(key), static_cast<size_t>(key_len));
-  else
-    last_key_.clear();
-  ++rows_;
-  return at;
+  int128 v = static_cast<int128>(acc);
+  if (sign == 0x4000) v = -v;
+  std::memcpy(b.append_fixed_slot(), &v, 16);
 }
 
-void CopyBinaryDecoder::decode_field(const FieldPlan &f, const uint8_t *p, int32_t len, const uint8_t *row_key,
-                                     int32_t key_len) {
-  model::ColumnBuilder &b = builder_->column(static_cast<size_t>(f.column));
+// Inlined into parse_tuple: it runs once per field of every row.
+inline __attribute__((always_inline)) void CopyBinaryDecoder::decode_field(const FieldPlan &f, model::ColumnBuilder &b,
+                                                                           const uint8_t *p, int32_t len,
+                                                                           const uint8_t *row_key, int32_t key_len) {
   if (len < 0) {
     b.append_null();
     return;
@@ -189,52 +223,7 @@ void CopyBinaryDecoder::decode_field(const FieldPlan &f, const uint8_t *p, int32
       b.append_fixed(v);
       return;
     }
-    case FieldKind::numeric: {
-      if (len < 8) fail(f, "truncated binary numeric", row_key, key_len);
-      int ndigits = static_cast<int16_t>(be16(p));
-      int weight = static_cast<int16_t>(be16(p + 2));
-      uint16_t sign = be16(p + 4);
-      if (len != 8 + 2 * ndigits || ndigits < 0) fail(f, "malformed binary numeric", row_key, key_len);
-      if (sign == 0xC000)
-        fail(f, "NaN cannot be stored in decimal(" + std::to_string(f.precision) + "," + std::to_string(f.scale) + ")",
-             row_key, key_len);
-      if (sign == 0xD000 || sign == 0xF000)
-        fail(f,
-             std::string(sign == 0xD000 ? "Infinity" : "-Infinity") + " cannot be stored in decimal(" +
-                 std::to_string(f.precision) + "," + std::to_string(f.scale) + ")",
-             row_key, key_len);
-      if (sign != 0 && sign != 0x4000) fail(f, "malformed binary numeric sign", row_key, key_len);
-      const uint128 limit = pow10u(f.precision);
-      uint128 acc = 0;
-      for (int i = 0; i < ndigits; ++i) {
-        uint32_t d = be16(p + 8 + 2 * i);
-        if (d > 9999) fail(f, "malformed binary numeric digit", row_key, key_len);
-        if (d == 0) continue;
-        int e = 4 * (weight - i) + f.scale;  // power of ten of this digit group in the unscaled value
-        uint128 term;
-        if (e >= 0) {
-          if (e > 38)
-            fail(f, "value exceeds decimal(" + std::to_string(f.precision) + "," + std::to_string(f.scale) + ")",
-                 row_key, key_len);
-          term = static_cast<uint128>(d) * pow10u(e);
-        } else {
-          if (e <= -4)
-            fail(f, "value has more fractional digits than the scale " + std::to_string(f.scale), row_key, key_len);
-          uint32_t div = static_cast<uint32_t>(pow10u(-e));
-          if (d % div != 0)
-            fail(f, "value has more fractional digits than the scale " + std::to_string(f.scale), row_key, key_len);
-          term = d / div;
-        }
-        acc += term;
-        if (acc >= limit)
-          fail(f, "value exceeds decimal(" + std::to_string(f.precision) + "," + std::to_string(f.scale) + ")", row_key,
-               key_len);
-      }
-      int128 v = static_cast<int128>(acc);
-      if (sign == 0x4000) v = -v;
-      b.append_fixed_bytes(&v);
-      return;
-    }
+    case FieldKind::numeric: return decode_numeric(f, b, p, len, row_key, key_len);
     case FieldKind::text:
     case FieldKind::bytea: b.append_bytes(p, static_cast<size_t>(len)); return;
     case FieldKind::jsonb:
@@ -274,11 +263,10 @@ void CopyBinaryDecoder::decode_field(const FieldPlan &f, const uint8_t *p, int32
       int64_t nanos;
       if (__builtin_mul_overflow(micros, int64_t{1000}, &nanos))
         fail(f, "interval time part does not fit in 64-bit nanoseconds", row_key, key_len);
-      uint8_t out[16];
+      uint8_t *out = b.append_fixed_slot();
       std::memcpy(out, &months, 4);
       std::memcpy(out + 4, &days, 4);
       std::memcpy(out + 8, &nanos, 8);
-      b.append_fixed_bytes(out);
       return;
     }
     case FieldKind::uuid:
@@ -287,6 +275,63 @@ void CopyBinaryDecoder::decode_field(const FieldPlan &f, const uint8_t *p, int32
       return;
     case FieldKind::tid: return;
   }
+}
+
+size_t CopyBinaryDecoder::parse_tuple(const uint8_t *p, size_t n) {
+  if (n < 2) return 0;
+  int16_t count = static_cast<int16_t>(be16(p));
+  if (count == -1) {
+    finished_ = true;
+    return 2;
+  }
+  const size_t nf = fields_.size();
+  if (static_cast<size_t>(count) != nf)
+    throw Error(Code::data, "COPY row has " + std::to_string(count) + " fields, expected " + std::to_string(nf),
+                context_);
+  // The whole tuple must be here before anything is appended to the batch.
+  FieldBytes *fields = scratch_.data();
+  size_t at = 2;
+  for (size_t i = 0; i < nf; ++i) {
+    if (n - at < 4) return 0;
+    int32_t len = static_cast<int32_t>(be32(p + at));
+    at += 4;
+    if (len < -1) throw Error(Code::data, "negative field length in the COPY stream", context_);
+    if (len > 0 && n - at < static_cast<size_t>(len)) return 0;
+    fields[i] = {p + at, len};
+    if (len > 0) at += static_cast<size_t>(len);
+  }
+  const uint8_t *key = nullptr;
+  int32_t key_len = -1;
+  if (key_field_ >= 0) {
+    key = fields[key_field_].data;
+    key_len = fields[key_field_].len;
+  }
+  const FieldPlan *plans = fields_.data();
+  model::ColumnBuilder *const *targets = targets_.data();
+  size_t *bytes = field_bytes_.data();
+  for (size_t i = 0; i < nf; ++i) {
+    if (!targets[i]) continue;
+    decode_field(plans[i], *targets[i], fields[i].data, fields[i].len, key, key_len);
+    bytes[i] += static_cast<size_t>(std::max(fields[i].len, int32_t{0}));
+  }
+  builder_->end_row();
+  if (key_len == 8) {  // int8 keys
+    std::memcpy(key_buf_, key, 8);
+    key_len_ = 8;
+    key_stale_ = true;
+  } else if (key_len >= 0 && key_len <= static_cast<int32_t>(sizeof key_buf_)) {
+    std::memcpy(key_buf_, key, static_cast<size_t>(key_len));
+    key_len_ = key_len;
+    key_stale_ = true;
+  } else {
+    if (key_len > 0)
+      last_key_.assign(reinterpret_cast<const char *>(key), static_cast<size_t>(key_len));
+    else
+      last_key_.clear();
+    key_stale_ = false;
+  }
+  ++rows_;
+  return at;
 }
 
 bool CopyBinaryDecoder::feed(const char *data, size_t size) {

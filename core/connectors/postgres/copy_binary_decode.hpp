@@ -57,7 +57,7 @@ class CopyBinaryDecoder {
   // (the integer key or the extra ctid), or -1. `context` prefixes errors.
   CopyBinaryDecoder(std::vector<FieldPlan> fields, int key_field, std::string context);
 
-  void set_builder(model::BatchBuilder *builder) { builder_ = builder; }
+  void set_builder(model::BatchBuilder *builder);
   // Called after each complete row; returns false to stop decoding.
   void set_on_row(std::function<bool()> on_row) { on_row_ = std::move(on_row); }
 
@@ -66,7 +66,13 @@ class CopyBinaryDecoder {
   bool feed(const char *data, size_t size);
   bool finished() const { return finished_; }  // the trailer was seen
   // Raw bytes of the key field of the last complete row ("" before the first).
-  const std::string &last_key() const { return last_key_; }
+  const std::string &last_key() const {
+    if (key_stale_) {
+      last_key_.assign(key_buf_, static_cast<size_t>(key_len_));
+      key_stale_ = false;
+    }
+    return last_key_;
+  }
   // Text of a key field's bytes: integer value, or "(block,item)" for a ctid.
   std::string key_text(const std::string &raw) const;
   int64_t rows() const { return rows_; }
@@ -75,7 +81,10 @@ class CopyBinaryDecoder {
   // Decodes one tuple at p (n bytes available). Returns bytes used, 0 when incomplete.
   size_t parse_tuple(const uint8_t *p, size_t n);
   size_t parse_header(const uint8_t *p, size_t n);
-  void decode_field(const FieldPlan &f, const uint8_t *p, int32_t len, const uint8_t *row_key, int32_t key_len);
+  void decode_field(const FieldPlan &f, model::ColumnBuilder &b, const uint8_t *p, int32_t len, const uint8_t *row_key,
+                    int32_t key_len);
+  void decode_numeric(const FieldPlan &f, model::ColumnBuilder &b, const uint8_t *p, int32_t len,
+                      const uint8_t *row_key, int32_t key_len);
   [[noreturn]] void fail(const FieldPlan &f, const std::string &what, const uint8_t *row_key, int32_t key_len) const;
 
   std::vector<FieldPlan> fields_;
@@ -86,10 +95,25 @@ class CopyBinaryDecoder {
   std::string pending_;
   bool header_done_ = false;
   bool finished_ = false;
-  std::string last_key_;
+  // The key of every row is kept in key_buf_ and made a string only when
+  // asked for (at the end of a batch): a string assignment per row costs more.
+  char key_buf_[16] = {};
+  int32_t key_len_ = 0;
+  mutable bool key_stale_ = false;
+  mutable std::string last_key_;
   int64_t rows_ = 0;
   int64_t last_row_seen_ = 0;
-  std::vector<std::pair<const uint8_t *, int32_t>> scratch_;
+  struct FieldBytes {
+    const uint8_t *data;
+    int32_t len;  // -1: NULL
+  };
+  std::vector<FieldBytes> scratch_;  // the fields of the tuple being decoded
+  // The builder column of each field (null for fields that are not stored),
+  // resolved once per batch.
+  std::vector<model::ColumnBuilder *> targets_;
+  // Bytes of each field in the current batch: the next batch's variable-width
+  // columns reserve that much at once instead of growing by doubling.
+  std::vector<size_t> field_bytes_;
 };
 
 }  // namespace ds::connectors::postgres

@@ -1,6 +1,6 @@
 #include "connectors/postgres/copy_binary_encode.hpp"
 
-#include <cstring>
+#include <algorithm>
 #include <limits>
 
 #include "model/error.hpp"
@@ -16,82 +16,274 @@ __extension__ typedef unsigned __int128 uint128;
 constexpr int64_t kEpochShiftDays = 10957;
 constexpr int64_t kEpochShiftMicros = kEpochShiftDays * 86400LL * 1000000LL;
 
-inline void put16(std::string &out, uint16_t v) {
-  char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
-  out.append(b, 2);
-}
-inline void put32(std::string &out, uint32_t v) {
-  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
-  out.append(b, 4);
-}
-inline void put64(std::string &out, uint64_t v) {
-  put32(out, static_cast<uint32_t>(v >> 32));
-  put32(out, static_cast<uint32_t>(v));
-}
+// The most bytes one non-variable field takes, length word included: a
+// numeric of 39 significant digits spans at most 11 base-10000 groups
+// (8 + 2 * 11 after the length); the rest are at most 4 + 16.
+constexpr size_t kMaxFixedField = 4 + 8 + 2 * 12;
 
-int64_t integer_value(const model::Column &c, TypeId id, int64_t row) {
-  switch (id) {
-    case TypeId::int8: return c.value<int8_t>(row);
-    case TypeId::int16: return c.value<int16_t>(row);
-    case TypeId::int32: return c.value<int32_t>(row);
-    default: return c.value<int64_t>(row);
-  }
-}
+constexpr uint32_t kPow10[] = {1, 10, 100, 1000, 10000};
 
 [[noreturn]] void out_of_range(const std::string &what, Wire wire) {
   throw Error(Code::data, "value " + what + " does not fit PostgreSQL type " + wire_type_name(wire));
 }
 
-// Numeric from a decimal digit string (most significant first, no sign) and a
-// scale >= 0: base-10000 digits aligned on the decimal point.
-void append_numeric_digits(std::string &out, std::string digits, int scale, bool negative) {
-  while (static_cast<int>(digits.size()) < scale) digits.insert(digits.begin(), '0');
-  size_t int_len = digits.size() - static_cast<size_t>(scale);
-  size_t int_pad = (4 - int_len % 4) % 4;
-  size_t frac_pad = (4 - static_cast<size_t>(scale) % 4) % 4;
-  std::string all(int_pad, '0');
-  all += digits;
-  all.append(frac_pad, '0');
-  int weight = static_cast<int>((int_len + int_pad) / 4) - 1;
-  std::vector<uint16_t> groups;
-  groups.reserve(all.size() / 4);
-  for (size_t i = 0; i < all.size(); i += 4)
-    groups.push_back(static_cast<uint16_t>((all[i] - '0') * 1000 + (all[i + 1] - '0') * 100 + (all[i + 2] - '0') * 10 +
-                                           (all[i + 3] - '0')));
-  size_t first = 0;
-  while (first < groups.size() && groups[first] == 0) {
-    ++first;
-    --weight;
+inline __attribute__((always_inline)) int64_t integer_at(const EncodeColumn &c, int64_t i) {
+  const uint8_t *p = c.values;
+  switch (c.type) {
+    case TypeId::int8: return static_cast<int8_t>(p[i]);
+    case TypeId::int16: {
+      int16_t v;
+      std::memcpy(&v, p + i * 2, 2);
+      return v;
+    }
+    case TypeId::int32: {
+      int32_t v;
+      std::memcpy(&v, p + i * 4, 4);
+      return v;
+    }
+    default: {
+      int64_t v;
+      std::memcpy(&v, p + i * 8, 8);
+      return v;
+    }
   }
-  size_t last = groups.size();
-  while (last > first && groups[last - 1] == 0) --last;
-  size_t ndigits = last - first;
-  if (ndigits == 0) {
-    weight = 0;
-    negative = false;
-  }
-  put32(out, static_cast<uint32_t>(8 + 2 * ndigits));
-  put16(out, static_cast<uint16_t>(ndigits));
-  put16(out, static_cast<uint16_t>(static_cast<int16_t>(weight)));
-  put16(out, negative ? 0x4000 : 0x0000);
-  put16(out, static_cast<uint16_t>(scale));
-  for (size_t i = first; i < last; ++i) put16(out, groups[i]);
 }
 
-std::string decimal_digits(uint128 u) {
-  char rev[48];
+template <typename T>
+T fixed_at(const EncodeColumn &c, int64_t i) {
+  T v;
+  std::memcpy(&v, c.values + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
+  return v;
+}
+
+// Base-10000 digit groups of `u`, least significant first, appended at
+// groups[n...]; uint128 values are cut into 64-bit pieces first because a
+// 128-bit division is a library call and a 64-bit one by a constant is a multiply.
+void push_groups(uint128 u, uint16_t *groups, int &n) {
+  constexpr uint64_t kTen16 = 10000000000000000ULL;
+  while (u > std::numeric_limits<uint64_t>::max()) {
+    uint64_t low = static_cast<uint64_t>(u % kTen16);
+    u /= kTen16;
+    for (int k = 0; k < 4; ++k) {
+      groups[n++] = static_cast<uint16_t>(low % 10000);
+      low /= 10000;
+    }
+  }
+  for (uint64_t v = static_cast<uint64_t>(u); v != 0; v /= 10000) groups[n++] = static_cast<uint16_t>(v % 10000);
+}
+
+// PostgreSQL's numeric for the value `magnitude` * 10^-scale (sign apart):
+// base-10000 digit groups aligned on the decimal point, leading and trailing
+// zero groups dropped, dscale = max(scale, 0).
+__attribute__((noinline)) void put_numeric(CopyBuffer &out, uint128 magnitude, bool negative, int scale) {
+  out.reserve(kMaxFixedField);
+  const int dscale = std::max(scale, 0);
+  if (magnitude == 0) {
+    out.put32(8);
+    out.put16(0);  // ndigits
+    out.put16(0);  // weight
+    out.put16(0x0000);
+    out.put16(static_cast<uint16_t>(dscale));
+    return;
+  }
+  // Digits below the decimal point come in whole groups: `pad` zeros are
+  // appended to the last one (or, for a negative scale, the value's lowest
+  // group takes `pad` of its zeros and `extra` all-zero groups follow).
+  int pad, fraction_groups = 0, extra = 0;
+  if (scale >= 0) {
+    pad = (4 - scale % 4) % 4;
+    fraction_groups = (scale + pad) / 4;
+  } else {
+    pad = (-scale) % 4;
+    extra = (-scale) / 4;
+  }
+  uint16_t groups[16];  // least significant first
   int n = 0;
-  do {
-    rev[n++] = static_cast<char>('0' + static_cast<int>(u % 10));
-    u /= 10;
-  } while (u != 0);
-  std::string s;
-  s.reserve(static_cast<size_t>(n));
-  while (n > 0) s.push_back(rev[--n]);
-  return s;
+  if (pad != 0) {
+    const uint32_t m = kPow10[4 - pad];
+    groups[n++] = static_cast<uint16_t>(static_cast<uint32_t>(magnitude % m) * kPow10[pad]);
+    magnitude /= m;
+  }
+  push_groups(magnitude, groups, n);
+  const int weight = n - fraction_groups - 1 + extra;
+  int low = 0;
+  while (groups[low] == 0) ++low;  // trailing zeros; the top group is never 0
+  const int ndigits = n - low;
+  out.put32(static_cast<uint32_t>(8 + 2 * ndigits));
+  out.put16(static_cast<uint16_t>(ndigits));
+  out.put16(static_cast<uint16_t>(static_cast<int16_t>(weight)));
+  out.put16(negative ? 0x4000 : 0x0000);
+  out.put16(static_cast<uint16_t>(dscale));
+  for (int i = n - 1; i >= low; --i) out.put16(groups[i]);
+}
+
+void put_decimal(CopyBuffer &out, const uint8_t *p, int scale) {
+  uint64_t lo, hi;
+  std::memcpy(&lo, p, 8);
+  std::memcpy(&hi, p + 8, 8);
+  const int128 v = static_cast<int128>((static_cast<uint128>(hi) << 64) | lo);
+  const bool negative = v < 0;
+  put_numeric(out, negative ? -static_cast<uint128>(v) : static_cast<uint128>(v), negative, scale);
+}
+
+// Value `i` of a bound column (validity already checked). Inlined into the
+// row loop: it runs once per field of every row.
+inline __attribute__((always_inline)) void put_value(CopyBuffer &out, const EncodeColumn &c, int64_t i) {
+  switch (c.wire) {
+    case Wire::boolean: {
+      const int64_t j = i + c.offset;  // bitmaps keep the slice offset
+      out.reserve(5);
+      out.put32(1);
+      out.put8((c.values[j >> 3] >> (j & 7)) & 1);
+      return;
+    }
+    case Wire::int2: {
+      const int64_t v = integer_at(c, i);
+      if (v < std::numeric_limits<int16_t>::min() || v > std::numeric_limits<int16_t>::max())
+        out_of_range(std::to_string(v), c.wire);
+      out.reserve(6);
+      out.put32(2);
+      out.put16(static_cast<uint16_t>(v));
+      return;
+    }
+    case Wire::int4: {
+      const int64_t v = integer_at(c, i);
+      if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
+        out_of_range(std::to_string(v), c.wire);
+      out.reserve(8);
+      out.put32(4);
+      out.put32(static_cast<uint32_t>(v));
+      return;
+    }
+    case Wire::int8:
+      out.reserve(12);
+      out.put32(8);
+      out.put64(static_cast<uint64_t>(integer_at(c, i)));
+      return;
+    case Wire::float4:
+      out.reserve(8);
+      out.put32(4);
+      out.put32(fixed_at<uint32_t>(c, i));  // the float's bits
+      return;
+    case Wire::float8: {
+      const double d = c.type == TypeId::float32 ? static_cast<double>(fixed_at<float>(c, i)) : fixed_at<double>(c, i);
+      uint64_t bits;
+      std::memcpy(&bits, &d, 8);
+      out.reserve(12);
+      out.put32(8);
+      out.put64(bits);
+      return;
+    }
+    case Wire::numeric:
+      switch (c.type) {
+        case TypeId::decimal: return put_decimal(out, c.values + i * 16, c.scale);
+        case TypeId::uint64: return put_numeric(out, fixed_at<uint64_t>(c, i), false, 0);
+        default: {
+          const int64_t v = integer_at(c, i);
+          return put_numeric(out, v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v), v < 0, 0);
+        }
+      }
+    case Wire::text:
+    case Wire::bytea: {
+      const uint32_t len = static_cast<uint32_t>(c.offsets[i + 1] - c.offsets[i]);
+      out.reserve(4 + static_cast<size_t>(len));
+      out.put32(len);
+      out.put_bytes(c.values + c.offsets[i], len);
+      return;
+    }
+    case Wire::jsonb: {
+      const uint32_t len = static_cast<uint32_t>(c.offsets[i + 1] - c.offsets[i]);
+      out.reserve(5 + static_cast<size_t>(len));
+      out.put32(len + 1);
+      out.put8(1);  // jsonb binary format version
+      out.put_bytes(c.values + c.offsets[i], len);
+      return;
+    }
+    case Wire::date: {
+      int32_t d = fixed_at<int32_t>(c, i);
+      // INT32_MIN / INT32_MAX are -infinity / infinity in both.
+      if (d != std::numeric_limits<int32_t>::min() && d != std::numeric_limits<int32_t>::max())
+        d = static_cast<int32_t>(d - kEpochShiftDays);
+      out.reserve(8);
+      out.put32(4);
+      out.put32(static_cast<uint32_t>(d));
+      return;
+    }
+    case Wire::time:
+      out.reserve(12);
+      out.put32(8);
+      out.put64(fixed_at<uint64_t>(c, i));
+      return;
+    case Wire::timestamp: {
+      int64_t v = fixed_at<int64_t>(c, i);
+      if (v != std::numeric_limits<int64_t>::min() && v != std::numeric_limits<int64_t>::max()) {
+        if (v < std::numeric_limits<int64_t>::min() + kEpochShiftMicros) out_of_range(std::to_string(v), c.wire);
+        v -= kEpochShiftMicros;
+      }
+      out.reserve(12);
+      out.put32(8);
+      out.put64(static_cast<uint64_t>(v));
+      return;
+    }
+    case Wire::interval: {
+      const uint8_t *p = c.values + i * 16;
+      int32_t months, days;
+      int64_t nanos;
+      std::memcpy(&months, p, 4);
+      std::memcpy(&days, p + 4, 4);
+      std::memcpy(&nanos, p + 8, 8);
+      out.reserve(20);
+      out.put32(16);
+      out.put64(static_cast<uint64_t>(nanos / 1000));
+      out.put32(static_cast<uint32_t>(days));
+      out.put32(static_cast<uint32_t>(months));
+      return;
+    }
+    case Wire::uuid:
+      out.reserve(20);
+      out.put32(16);
+      out.put_bytes(c.values + i * 16, 16);
+      return;
+  }
+}
+
+EncodeColumn bind_column(const model::Column &column, const model::DataType &type, Wire wire) {
+  EncodeColumn c;
+  c.validity = column.validity ? column.validity->data() : nullptr;
+  // A column without a buffer (every value NULL) is never read through it;
+  // pointing at zeros instead of null keeps every read path well defined.
+  alignas(8) static const uint8_t kNoBuffer[16] = {};
+  c.values = column.values ? column.values->data() : kNoBuffer;
+  c.offsets = reinterpret_cast<const int32_t *>(column.offsets ? column.offsets->data() : kNoBuffer);
+  c.offset = column.offset;
+  c.type = type.id;
+  c.scale = type.scale;
+  c.wire = wire;
+  // Fixed-width and offset buffers are indexed from the slice's start; a
+  // bitmap (bool values, validity) keeps the bit offset.
+  if (column.offset != 0 && model::layout_of(type.id) != model::Layout::bitmap) {
+    if (c.offsets)
+      c.offsets += column.offset;
+    else if (c.values)
+      c.values += column.offset * model::fixed_width(type.id);
+  }
+  return c;
+}
+
+inline bool valid_at(const EncodeColumn &c, int64_t row) {
+  if (!c.validity) return true;
+  const int64_t j = row + c.offset;
+  return (c.validity[j >> 3] >> (j & 7)) & 1;
 }
 
 }  // namespace
+
+void CopyBuffer::grow(size_t n) {
+  const size_t used = size();
+  storage_.resize(std::max({storage_.size() * 2, used + n, size_t{4096}}));
+  pos_ = storage_.data() + used;
+  end_ = storage_.data() + storage_.size();
+}
 
 const char *wire_type_name(Wire wire) {
   switch (wire) {
@@ -195,148 +387,88 @@ std::optional<Wire> wire_for(const model::DataType &type, const std::string &t, 
   return std::nullopt;
 }
 
-void CopyBinaryEncoder::append_header(std::string &out) {
+void CopyBinaryEncoder::append_header(CopyBuffer &out) {
   static const char sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
-  out.append(sig, sizeof sig);
-  put32(out, 0);  // flags
-  put32(out, 0);  // header extension length
+  out.reserve(19);
+  out.put_bytes(sig, sizeof sig);
+  out.put32(0);  // flags
+  out.put32(0);  // header extension length
 }
 
-void CopyBinaryEncoder::append_trailer(std::string &out) { put16(out, 0xffff); }
-
-void CopyBinaryEncoder::begin_row(std::string &out, int16_t fields) { put16(out, static_cast<uint16_t>(fields)); }
-
-void CopyBinaryEncoder::append_null(std::string &out) { put32(out, 0xffffffffu); }
-
-void CopyBinaryEncoder::append_int2(std::string &out, int16_t v) {
-  put32(out, 2);
-  put16(out, static_cast<uint16_t>(v));
+void CopyBinaryEncoder::append_trailer(CopyBuffer &out) {
+  out.reserve(2);
+  out.put16(0xffff);
 }
 
-void CopyBinaryEncoder::append_int8(std::string &out, int64_t v) {
-  put32(out, 8);
-  put64(out, static_cast<uint64_t>(v));
+void CopyBinaryEncoder::begin_row(CopyBuffer &out, int16_t fields) {
+  out.reserve(2);
+  out.put16(static_cast<uint16_t>(fields));
 }
 
-void append_numeric(std::string &out, const uint8_t *p, int scale) {
-  uint64_t lo, hi;
-  std::memcpy(&lo, p, 8);
-  std::memcpy(&hi, p + 8, 8);
-  int128 v = static_cast<int128>((static_cast<uint128>(hi) << 64) | lo);
-  bool negative = v < 0;
-  uint128 u = negative ? -static_cast<uint128>(v) : static_cast<uint128>(v);
-  std::string digits = decimal_digits(u);
-  if (scale < 0) {
-    if (u != 0) digits.append(static_cast<size_t>(-scale), '0');
-    scale = 0;
+void CopyBinaryEncoder::append_null(CopyBuffer &out) {
+  out.reserve(4);
+  out.put32(0xffffffffu);
+}
+
+void CopyBinaryEncoder::append_int2(CopyBuffer &out, int16_t v) {
+  out.reserve(6);
+  out.put32(2);
+  out.put16(static_cast<uint16_t>(v));
+}
+
+void CopyBinaryEncoder::append_int8(CopyBuffer &out, int64_t v) {
+  out.reserve(12);
+  out.put32(8);
+  out.put64(static_cast<uint64_t>(v));
+}
+
+std::vector<EncodeColumn> CopyBinaryEncoder::bind(const model::Batch &batch,
+                                                  const std::vector<model::ColumnSchema> &schema) const {
+  std::vector<EncodeColumn> out;
+  out.reserve(wires_.size());
+  for (size_t i = 0; i < wires_.size() && i < batch.columns.size(); ++i)
+    out.push_back(bind_column(batch.columns[i], schema[i].type, wires_[i]));
+  return out;
+}
+
+void CopyBinaryEncoder::append_row(CopyBuffer &out, const std::vector<EncodeColumn> &columns, int64_t row,
+                                   size_t &field) const {
+  const size_t n = columns.size();
+  for (size_t i = 0; i < n; ++i) {
+    const EncodeColumn &c = columns[i];
+    if (!valid_at(c, row)) {
+      out.reserve(4);
+      out.put32(0xffffffffu);
+      continue;
+    }
+    field = i;
+    put_value(out, c, row);
   }
-  append_numeric_digits(out, std::move(digits), scale, negative);
+}
+
+void CopyBinaryEncoder::append_field(CopyBuffer &out, size_t field, const model::Column &column,
+                                     const model::DataType &type, int64_t row) const {
+  const EncodeColumn c = bind_column(column, type, wires_[field]);
+  if (!valid_at(c, row)) return append_null(out);
+  put_value(out, c, row);
+}
+
+void append_numeric(CopyBuffer &out, const uint8_t *int128_le, int scale) { put_decimal(out, int128_le, scale); }
+
+void append_numeric_u64(CopyBuffer &out, uint64_t v, bool negative) { put_numeric(out, v, negative, 0); }
+
+void append_numeric(std::string &out, const uint8_t *int128_le, int scale) {
+  std::string storage;
+  CopyBuffer b(storage);
+  append_numeric(b, int128_le, scale);
+  out.append(b.data(), b.size());
 }
 
 void append_numeric_u64(std::string &out, uint64_t v, bool negative) {
-  append_numeric_digits(out, decimal_digits(v), 0, negative);
-}
-
-void CopyBinaryEncoder::append_field(std::string &out, size_t field, const model::Column &c,
-                                     const model::DataType &type, int64_t row) const {
-  if (!c.is_valid(row)) return append_null(out);
-  const Wire wire = wires_[field];
-  switch (wire) {
-    case Wire::boolean:
-      put32(out, 1);
-      out.push_back(c.bool_value(row) ? 1 : 0);
-      return;
-    case Wire::int2: {
-      int64_t v = integer_value(c, type.id, row);
-      if (v < std::numeric_limits<int16_t>::min() || v > std::numeric_limits<int16_t>::max())
-        out_of_range(std::to_string(v), wire);
-      return append_int2(out, static_cast<int16_t>(v));
-    }
-    case Wire::int4: {
-      int64_t v = integer_value(c, type.id, row);
-      if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
-        out_of_range(std::to_string(v), wire);
-      put32(out, 4);
-      put32(out, static_cast<uint32_t>(static_cast<int32_t>(v)));
-      return;
-    }
-    case Wire::int8: return append_int8(out, integer_value(c, type.id, row));
-    case Wire::float4: {
-      float f = c.value<float>(row);
-      uint32_t bits;
-      std::memcpy(&bits, &f, 4);
-      put32(out, 4);
-      put32(out, bits);
-      return;
-    }
-    case Wire::float8: {
-      double d = type.id == TypeId::float32 ? static_cast<double>(c.value<float>(row)) : c.value<double>(row);
-      uint64_t bits;
-      std::memcpy(&bits, &d, 8);
-      put32(out, 8);
-      put64(out, bits);
-      return;
-    }
-    case Wire::numeric:
-      switch (type.id) {
-        case TypeId::decimal: return append_numeric(out, c.fixed_bytes(row, 16), type.scale);
-        case TypeId::uint64: return append_numeric_u64(out, c.value<uint64_t>(row), false);
-        default: {
-          int64_t v = integer_value(c, type.id, row);
-          uint64_t mag = v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
-          return append_numeric_u64(out, mag, v < 0);
-        }
-      }
-    case Wire::text:
-    case Wire::bytea: {
-      std::string_view s = c.bytes(row);
-      put32(out, static_cast<uint32_t>(s.size()));
-      out.append(s.data(), s.size());
-      return;
-    }
-    case Wire::jsonb: {
-      std::string_view s = c.bytes(row);
-      put32(out, static_cast<uint32_t>(s.size() + 1));
-      out.push_back(1);
-      out.append(s.data(), s.size());
-      return;
-    }
-    case Wire::date: {
-      int32_t d = c.value<int32_t>(row);
-      // INT32_MIN / INT32_MAX are -infinity / infinity in both.
-      if (d != std::numeric_limits<int32_t>::min() && d != std::numeric_limits<int32_t>::max())
-        d = static_cast<int32_t>(d - kEpochShiftDays);
-      put32(out, 4);
-      put32(out, static_cast<uint32_t>(d));
-      return;
-    }
-    case Wire::time: return append_int8(out, c.value<int64_t>(row));
-    case Wire::timestamp: {
-      int64_t v = c.value<int64_t>(row);
-      if (v != std::numeric_limits<int64_t>::min() && v != std::numeric_limits<int64_t>::max()) {
-        if (v < std::numeric_limits<int64_t>::min() + kEpochShiftMicros) out_of_range(std::to_string(v), wire);
-        v -= kEpochShiftMicros;
-      }
-      return append_int8(out, v);
-    }
-    case Wire::interval: {
-      const uint8_t *p = c.fixed_bytes(row, 16);
-      int32_t months, days;
-      int64_t nanos;
-      std::memcpy(&months, p, 4);
-      std::memcpy(&days, p + 4, 4);
-      std::memcpy(&nanos, p + 8, 8);
-      put32(out, 16);
-      put64(out, static_cast<uint64_t>(nanos / 1000));
-      put32(out, static_cast<uint32_t>(days));
-      put32(out, static_cast<uint32_t>(months));
-      return;
-    }
-    case Wire::uuid:
-      put32(out, 16);
-      out.append(reinterpret_cast<const char *>(c.fixed_bytes(row, 16)), 16);
-      return;
-  }
+  std::string storage;
+  CopyBuffer b(storage);
+  append_numeric_u64(b, v, negative);
+  out.append(b.data(), b.size());
 }
 
 }  // namespace ds::connectors::postgres

@@ -6,22 +6,7 @@
 namespace ds::connectors::postgres {
 
 std::vector<config::KeySpec> connection_keys(const std::string &database_doc) {
-  using config::key_spec;
-  using config::KeyType;
-  config::KeySpec port = key_spec("port", KeyType::integer, "TCP port of the server.", "5432");
-  port.min = 1;
-  port.max = 65535;
-  config::KeySpec password = key_spec("password", KeyType::string, "Password of the user (never printed).");
-  password.secret = true;
-  config::KeySpec timeout = key_spec("connect_timeout", KeyType::integer, "Seconds to wait for a connection.", "10");
-  timeout.min = 1;
-  timeout.max = 3600;
-  return {key_spec("host", KeyType::string, "Host name or address of the server.", "127.0.0.1"),
-          port,
-          key_spec("user", KeyType::string, "User to connect as.", "", true),
-          password,
-          key_spec("database", KeyType::string, database_doc, "", true),
-          timeout};
+  return config::server_connection_keys("5432", database_doc);
 }
 
 ConnParams connection_params(const model::Options &o, const ConnectorContext &ctx, const std::string &role) {

@@ -42,6 +42,8 @@ void register_sink_type() {
         c.write_mode = o.get_string("write_mode", "insert");
         c.checkpoint_schema = o.get_string("checkpoint_schema", "public");
         c.evolution = ctx.evolution;
+        c.invalid_values = ctx.invalid_values;
+        c.value_report = ctx.value_report;
         return std::make_unique<PostgresSink>(std::move(c));
       });
 }

@@ -23,6 +23,12 @@ void register_source_type() {
                      "Default: every table of the non-system schemas."));
   keys.push_back(
       key("exclude_tables", KeyType::list, "Regular expressions of tables to leave out; they win over `tables`."));
+  keys.push_back(key("slot_name", KeyType::string,
+                     "Logical replication slot for pipeline.mode cdc and snapshot+cdc (created when missing). "
+                     "Default: datasync_<pipeline name>."));
+  keys.push_back(key("publication_name", KeyType::string,
+                     "Publication streamed by the slot (created for the selected tables when missing; an existing "
+                     "one is used as it is). Default: the slot's name."));
   register_source(
       "postgres",
       "Reads the tables of a PostgreSQL database (one consistent snapshot shared by parallel readers), split into "
@@ -32,6 +38,9 @@ void register_source_type() {
         c.conn = connection_params(o, ctx, "source");
         c.tables = o.get_list("tables");
         c.exclude_tables = o.get_list("exclude_tables");
+        c.pipeline_name = ctx.pipeline_name.empty() ? "pipeline" : ctx.pipeline_name;
+        c.slot_name = o.get_string("slot_name");
+        c.publication_name = o.get_string("publication_name");
         return std::make_unique<PostgresSource>(std::move(c));
       });
 }

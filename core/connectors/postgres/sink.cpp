@@ -1,6 +1,7 @@
 #include "connectors/postgres/sink.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "connectors/postgres/checkpoint.hpp"
@@ -216,19 +217,62 @@ struct PostgresSinkWriter::TableState {
   bool stage_ready = false;
   std::optional<CopyBinaryEncoder> stage_encoder;
   std::string stage_ddl, stage_copy_sql;
+  // The direct COPY into this table is open on the writer's connection. A
+  // write() leaves it open for the next batch: one COPY per batch made the
+  // server wait for the client to start each batch and the client wait for
+  // the server to finish it, and paid the server's COPY setup per batch.
+  // Anything else on the connection (commit, rollback, another table, a
+  // staged write) ends it first.
+  bool copy_open = false;
 };
+
+namespace {
+
+using TableStates = std::map<std::string, std::unique_ptr<PostgresSinkWriter::TableState>>;
+
+PostgresSinkWriter::TableState *open_copy(const TableStates &tables) {
+  for (const auto &t : tables)
+    if (t.second->copy_open) return t.second.get();
+  return nullptr;
+}
+
+// Finishes the open direct COPY, if any: the trailer, then the server's
+// verdict on its rows (a constraint violation is thrown here).
+void end_copy(Connection &conn, const TableStates &tables, std::string &storage) {
+  PostgresSinkWriter::TableState *ts = open_copy(tables);
+  if (!ts) return;
+  ts->copy_open = false;
+  CopyBuffer out(storage);
+  CopyBinaryEncoder::append_trailer(out);
+  conn.put_copy_data(out.data(), out.size());
+  conn.copy_in_end();
+}
+
+// Abandons the open direct COPY, if any (its transaction is rolled back next).
+void abort_copy(Connection *conn, const TableStates &tables, const char *reason) {
+  PostgresSinkWriter::TableState *ts = open_copy(tables);
+  if (!ts) return;
+  ts->copy_open = false;
+  if (conn && conn->ok()) conn->copy_in_abort(reason);
+}
+
+}  // namespace
 
 PostgresSinkWriter::PostgresSinkWriter(std::shared_ptr<SinkShared> shared)
     : shared_(std::move(shared)), config_(shared_->config), context_("sink=postgres " + config_.params.context()) {}
 
 PostgresSinkWriter::~PostgresSinkWriter() {
+  abort_copy(conn_.get(), tables_, "datasync: the writer is closed");
   if (conn_) rollback_quietly(*conn_);
 }
 
 Connection &PostgresSinkWriter::connection() {
   if (!conn_ || !conn_->ok()) {
     conn_.reset();
-    for (auto &t : tables_) t.second->stage_ready = false;
+    for (auto &t : tables_) {
+      t.second->stage_ready = false;
+      t.second->copy_open = false;
+    }
     conn_ = std::make_unique<Connection>(config_.params);
     // Casts between timestamp and timestamptz in staged writes are done in UTC.
     conn_->exec("SET TIME ZONE 'UTC'; SET client_min_messages = warning");
@@ -328,7 +372,7 @@ void PostgresSinkWriter::begin() {
 namespace {
 
 // Sends the buffer when it holds a chunk's worth (or always when `all`).
-void flush(Connection &conn, std::string &buffer, bool all) {
+void flush(Connection &conn, CopyBuffer &buffer, bool all) {
   if (buffer.empty() || (!all && buffer.size() < kChunkBytes)) return;
   conn.put_copy_data(buffer.data(), buffer.size());
   buffer.clear();
@@ -342,30 +386,36 @@ void flush(Connection &conn, std::string &buffer, bool all) {
 
 }  // namespace
 
+// Appends the batch to the table's direct COPY, opening it when it is not
+// open yet; the COPY stays open (see TableState::copy_open). Every batch is
+// sent whole before returning, so the server is never left waiting on rows
+// the client holds.
 void PostgresSinkWriter::copy_direct(TableState &ts, const model::Batch &batch) {
   Connection &conn = *conn_;
   const CopyBinaryEncoder &enc = *ts.direct_encoder;
   const size_t ncols = batch.columns.size();
   const auto &cols = ts.schema->columns;
-  conn.copy_in_begin(ts.copy_sql, ts.display);
+  const std::vector<EncodeColumn> bound = enc.bind(batch, cols);
+  CopyBuffer out(buffer_);
+  if (!ts.copy_open) {
+    conn.copy_in_begin(ts.copy_sql, ts.display);
+    ts.copy_open = true;
+    CopyBinaryEncoder::append_header(out);
+  }
   size_t c = 0;
   try {
-    buffer_.clear();
-    CopyBinaryEncoder::append_header(buffer_);
     for (int64_t r = 0; r < batch.num_rows; ++r) {
-      CopyBinaryEncoder::begin_row(buffer_, static_cast<int16_t>(ncols));
-      for (c = 0; c < ncols; ++c) enc.append_field(buffer_, c, batch.columns[c], cols[c].type, r);
-      flush(conn, buffer_, false);
+      CopyBinaryEncoder::begin_row(out, static_cast<int16_t>(ncols));
+      enc.append_row(out, bound, r, c);
+      flush(conn, out, false);
     }
-    CopyBinaryEncoder::append_trailer(buffer_);
-    flush(conn, buffer_, true);
+    flush(conn, out, true);
   } catch (const Error &e) {
-    buffer_.clear();
     if (e.code() != Code::data) throw;
+    ts.copy_open = false;
     conn.copy_in_abort("datasync: cannot encode a value");
     rethrow_encoding(e, cols[c].name, ts.display, ts.ctx);
   }
-  conn.copy_in_end();
 }
 
 void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch, bool changes) {
@@ -381,11 +431,12 @@ void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch,
   const bool keyed = changes && !ts.key.empty();
   bool any_delete = false, any_upsert = false;
   const CopyBinaryEncoder &enc = *ts.stage_encoder;
+  const std::vector<EncodeColumn> bound = enc.bind(batch, cols);  // the batch's columns; _ds_seq and _ds_op follow
   conn.copy_in_begin(ts.stage_copy_sql, ts.display);
   size_t c = 0;
   try {
-    buffer_.clear();
-    CopyBinaryEncoder::append_header(buffer_);
+    CopyBuffer out(buffer_);
+    CopyBinaryEncoder::append_header(out);
     for (int64_t r = 0; r < batch.num_rows; ++r) {
       model::Op op = batch.op(r);
       if (op == model::Op::update_before) continue;
@@ -396,16 +447,15 @@ void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch,
                         ": the target has no primary key (or the source does not send all of its columns)",
                     ts.ctx);
       (del ? any_delete : any_upsert) = true;
-      CopyBinaryEncoder::begin_row(buffer_, static_cast<int16_t>(ncols + 2));
-      for (c = 0; c < ncols; ++c) enc.append_field(buffer_, c, batch.columns[c], cols[c].type, r);
-      CopyBinaryEncoder::append_int8(buffer_, r);
-      CopyBinaryEncoder::append_int2(buffer_, static_cast<int16_t>(del ? 3 : 0));
-      flush(conn, buffer_, false);
+      CopyBinaryEncoder::begin_row(out, static_cast<int16_t>(ncols + 2));
+      enc.append_row(out, bound, r, c);
+      CopyBinaryEncoder::append_int8(out, r);
+      CopyBinaryEncoder::append_int2(out, static_cast<int16_t>(del ? 3 : 0));
+      flush(conn, out, false);
     }
-    CopyBinaryEncoder::append_trailer(buffer_);
-    flush(conn, buffer_, true);
+    CopyBinaryEncoder::append_trailer(out);
+    flush(conn, out, true);
   } catch (const Error &e) {
-    buffer_.clear();
     conn.copy_in_abort("datasync: cannot encode the batch");
     if (e.code() != Code::data) throw;
     rethrow_encoding(e, cols[c].name, ts.display, ts.ctx);
@@ -456,13 +506,81 @@ void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch,
   }
 }
 
-void PostgresSinkWriter::write(const model::Batch &batch) {
-  if (batch.num_rows == 0) return;
-  begin();
-  TableState &ts = state_for(batch);
+namespace {
+
+// PostgreSQL text cannot hold NUL characters (0x00): text values with them
+// follow pipeline.invalid_values — error, NULL, or clamp (the NULs dropped) —
+// and are counted. Null when no value has one (the common case costs one
+// memchr per text column).
+std::shared_ptr<model::Batch> without_nul(const model::Batch &batch, const SinkConfig &config,
+                                          const std::string &context) {
+  std::shared_ptr<model::Batch> out;
+  for (size_t c = 0; c < batch.columns.size(); ++c) {
+    const model::ColumnSchema &cs = batch.schema->columns[c];
+    const model::TypeId id = cs.type.id;
+    if (id != model::TypeId::string && id != model::TypeId::json && id != model::TypeId::unknown) continue;
+    const model::Column &col = batch.columns[c];
+    if (!col.values || col.length == 0) continue;
+    const int32_t *off = reinterpret_cast<const int32_t *>(col.offsets->data()) + col.offset;
+    const void *start = col.values->data() + off[0];
+    if (!std::memchr(start, 0, static_cast<size_t>(off[col.length] - off[0]))) continue;
+    const std::string table = batch.schema->id.to_string();
+    if (config.invalid_values == model::InvalidValuePolicy::error ||
+        (config.invalid_values == model::InvalidValuePolicy::null && !cs.nullable))
+      throw Error(Code::data,
+                  "column " + cs.name + " of " + table +
+                      ": a text value holds a NUL character (0x00), which PostgreSQL text cannot store — set "
+                      "pipeline.invalid_values: null (write NULL) or clamp (drop the NUL characters)",
+                  context + " table=" + table + " column=" + cs.name);
+    model::ColumnBuilder fixed(cs.type, col.length);
+    int64_t adjusted = 0;
+    for (int64_t r = 0; r < col.length; ++r) {
+      if (!col.is_valid(r)) {
+        fixed.append_null();
+        continue;
+      }
+      std::string_view v = col.bytes(r);
+      if (v.find('\0') == std::string_view::npos) {
+        fixed.append_bytes(v.data(), v.size());
+        continue;
+      }
+      ++adjusted;
+      if (config.invalid_values == model::InvalidValuePolicy::null) {
+        fixed.append_null();
+      } else {
+        std::string kept;
+        for (char ch : v)
+          if (ch != '\0') kept += ch;
+        fixed.append_bytes(kept.data(), kept.size());
+      }
+    }
+    if (!out) out = std::make_shared<model::Batch>(batch);
+    out->columns[c] = fixed.finish();
+    config.value_report->record(table, cs.name,
+                                config.invalid_values == model::InvalidValuePolicy::null
+                                    ? "with NUL characters written as NULL"
+                                    : "with NUL characters written without them",
+                                adjusted);
+  }
+  return out;
+}
+
+}  // namespace
+
+void PostgresSinkWriter::write(const model::Batch &input) {
+  if (input.num_rows == 0) return;
+  std::shared_ptr<model::Batch> cleaned = without_nul(input, config_, context_);
+  const model::Batch &batch = cleaned ? *cleaned : input;
   bool changes = config_.write_mode == "upsert";
   if (!changes && batch.ops)
     for (int64_t r = 0; r < batch.num_rows && !changes; ++r) changes = batch.op(r) != model::Op::insert;
+  if (TableState *open = open_copy(tables_)) {
+    // The open COPY takes more insert-only rows of the same table and schema.
+    if (!changes && open->schema == batch.schema) return copy_direct(*open, batch);
+    end_copy(*conn_, tables_, buffer_);
+  }
+  begin();
+  TableState &ts = state_for(batch);
   if (!changes && ts.all_direct)
     copy_direct(ts, batch);
   else
@@ -470,6 +588,7 @@ void PostgresSinkWriter::write(const model::Batch &batch) {
 }
 
 void PostgresSinkWriter::commit(const std::vector<model::Position> *positions) {
+  if (conn_) end_copy(*conn_, tables_, buffer_);
   if (positions && !positions->empty()) {
     shared_->ensure_checkpoint_table();
     begin();
@@ -480,6 +599,7 @@ void PostgresSinkWriter::commit(const std::vector<model::Position> *positions) {
 
 void PostgresSinkWriter::rollback() {
   buffer_.clear();
+  abort_copy(conn_.get(), tables_, "datasync: rolled back");
   if (!conn_) return;
   if (!conn_->ok()) {
     conn_.reset();

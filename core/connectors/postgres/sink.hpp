@@ -9,6 +9,7 @@
 
 #include "connectors/postgres/connection.hpp"
 #include "model/connector.hpp"
+#include "model/value_policy.hpp"
 #include "schema/ddl.hpp"
 
 namespace ds::connectors::postgres {
@@ -21,6 +22,9 @@ struct SinkConfig {
   std::string write_mode = "insert";  // insert, upsert
   std::string checkpoint_schema = "public";
   std::string evolution = "lenient";  // schema.evolution (core/schema/naming.hpp)
+  // Text with NUL characters, which PostgreSQL cannot store, follows this policy and is counted here.
+  model::InvalidValuePolicy invalid_values = model::InvalidValuePolicy::error;
+  std::shared_ptr<model::ValueReport> value_report = std::make_shared<model::ValueReport>();
 };
 
 // State shared by the sink and its writers: one administrative connection

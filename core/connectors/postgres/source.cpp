@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "connectors/postgres/catalog.hpp"
+#include "connectors/postgres/cdc.hpp"
 #include "connectors/postgres/copy_binary_decode.hpp"
 #include "model/error.hpp"
 
@@ -122,10 +123,16 @@ Connection &PostgresSource::coordinator() {
   p.application_name = config_.conn.application_name + " snapshot";
   auto conn = std::make_unique<Connection>(p);
   conn->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  Result r = conn->exec("SELECT pg_export_snapshot()");
+  std::string id = slot_snapshot_;
+  if (!id.empty()) {
+    // The replication slot's snapshot: the copy ends exactly where its stream begins.
+    conn->exec("SET TRANSACTION SNAPSHOT " + quote_literal(id));
+  } else {
+    id = conn->exec("SELECT pg_export_snapshot()").value(0, 0);
+  }
   {
     std::lock_guard<std::mutex> s(snapshot_->mutex);
-    snapshot_->id = r.value(0, 0);
+    snapshot_->id = id;
   }
   coord_ = std::move(conn);
   return *coord_;
@@ -136,6 +143,61 @@ std::string PostgresSource::snapshot_id() {
   coordinator();
   std::lock_guard<std::mutex> s(snapshot_->mutex);
   return snapshot_->id;
+}
+
+void PostgresSource::prepare_change_capture(bool with_snapshot) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  slot_ = config_.slot_name.empty() ? default_slot_name(config_.pipeline_name) : config_.slot_name;
+  publication_ = config_.publication_name.empty() ? slot_ : config_.publication_name;
+  ConnParams p = config_.conn;
+  p.application_name = config_.conn.application_name + " cdc setup";
+  Connection conn(p);
+  model::TableSelector own{config_.tables, config_.exclude_tables};
+  std::vector<std::string> tables;
+  for (const TableEntry &t : list_tables(conn))
+    if (own.matches(t.id)) tables.push_back(t.id.schema_name + "." + t.id.table_name);
+  ensure_publication(conn, publication_, tables);
+  ConnParams rp = config_.conn;
+  rp.replication = true;
+  rp.application_name = config_.conn.application_name + " cdc";
+  replication_ = std::make_unique<Connection>(rp);
+  SlotInfo slot = ensure_slot(*replication_, conn, slot_, with_snapshot);
+  consistent_point_ = slot.consistent_point;
+  slot_snapshot_ = slot.snapshot;
+  coord_.reset();  // a coordinator opened before must take the slot's snapshot
+}
+
+std::vector<std::string> PostgresSource::cleanup_change_capture() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::string slot = config_.slot_name.empty() ? default_slot_name(config_.pipeline_name) : config_.slot_name;
+  const std::string publication = config_.publication_name.empty() ? slot : config_.publication_name;
+  replication_.reset();
+  Connection conn(config_.conn);
+  std::vector<std::string> dropped;
+  if (conn.exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot}).rows() > 0)
+    dropped.push_back("replication slot " + slot);
+  if (conn.exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", {publication}).rows() > 0)
+    dropped.push_back("publication " + publication);
+  drop_slot_and_publication(conn, slot, publication);
+  return dropped;
+}
+
+std::string PostgresSource::consistent_position() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return consistent_point_;
+}
+
+std::unique_ptr<model::ChangeSource> PostgresSource::open_change_stream() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (slot_.empty()) throw Error(Code::state, "open_change_stream() before prepare_change_capture()", describe());
+  // The snapshot is read: its transaction ends, and the slot's connection may stream.
+  coord_.reset();
+  {
+    std::lock_guard<std::mutex> s(snapshot_->mutex);
+    snapshot_->id.clear();
+  }
+  slot_snapshot_.clear();
+  return std::make_unique<PostgresChangeStream>(config_.conn, slot_, publication_, std::move(replication_));
 }
 
 std::vector<model::TableSchemaPtr> PostgresSource::discover(const model::TableSelector &selector) {

@@ -36,6 +36,9 @@ struct SourceConfig {
   std::vector<std::string> tables;          // regexes on "schema.table"; empty: every table
   std::vector<std::string> exclude_tables;  // win over `tables`
   int64_t split_rows = 1000000;             // used when plan_splits gets no hint
+  std::string pipeline_name;                // names the slot and publication by default
+  std::string slot_name;                    // "" = default_slot_name(pipeline_name)
+  std::string publication_name;             // "" = the slot's name
 };
 
 // The exported snapshot shared by the source and its readers.
@@ -58,6 +61,16 @@ class PostgresSource : public model::Source {
   // The exported snapshot id (opens the coordinator when needed); for tests.
   std::string snapshot_id();
 
+  // Change capture (cdc.hpp): the publication and slot are created when
+  // missing; a new slot exports the snapshot every reader then shares, and
+  // its consistent point is where the change stream starts.
+  void prepare_change_capture(bool with_snapshot) override;
+  std::unique_ptr<model::ChangeSource> open_change_stream() override;
+  std::string consistent_position() override;
+  std::vector<std::string> cleanup_change_capture() override;
+  const std::string &slot_name() const { return slot_; }
+  const std::string &publication_name() const { return publication_; }
+
  private:
   Connection &coordinator();  // call with mutex_ held
 
@@ -65,6 +78,10 @@ class PostgresSource : public model::Source {
   std::mutex mutex_;
   std::unique_ptr<Connection> coord_;
   std::shared_ptr<SnapshotState> snapshot_;
+  std::string slot_, publication_;
+  std::unique_ptr<Connection> replication_;  // created the slot; holds its exported snapshot while idle
+  std::string slot_snapshot_;                // the slot's exported snapshot, "" when none
+  std::string consistent_point_;             // a new slot's consistent point
 };
 
 // Reads splits over its own connection (reconnecting after a lost one).

@@ -74,11 +74,11 @@ model::DataType map_declared_type(const std::string &declared) {
     t.id = TypeId::timestamp_tz;
   else if (is_one_of(base, {"TIME", "TIME WITHOUT TIME ZONE"}))
     t.id = TypeId::time;
-  else if (is_one_of(base, {"JSON", "JSONB"}))
+  else if (is_one_of(base, {"JSON", "JSONB", "JSON_TEXT"}))
     t.id = TypeId::json;
   else if (base == "UUID")
     t.id = TypeId::uuid;
-  else if (is_one_of(base, {"DECIMAL", "NUMERIC"})) {
+  else if (is_one_of(base, {"DECIMAL", "NUMERIC", "DECIMAL_TEXT"})) {
     t.id = TypeId::unknown;  // bare DECIMAL/NUMERIC: no fixed scale, kept as text
     if (paren != std::string::npos && u.back() == ')') {
       std::string args = u.substr(paren + 1, u.size() - paren - 2);
@@ -158,12 +158,24 @@ bool is_valid_declared_type(std::string_view s) {
   return i == n;
 }
 
-std::string create_column_type(const model::DataType &type) {
+bool affinity_keeps(const std::string &declared, const model::DataType &type) {
+  Affinity affinity = affinity_of(declared);
+  if (affinity == Affinity::text || affinity == Affinity::blob) return true;
+  // The sink binds these as text, which other affinities turn into numbers
+  // when it looks like one: bits '0101' become 101, long decimals and JSON
+  // documents that are a bare number a REAL.
+  if (type.id == model::TypeId::unknown || type.id == model::TypeId::json) return false;
+  if (type.id == model::TypeId::decimal) return schema::sqlite_numeric_affinity_holds(type.precision, type.scale);
+  return true;
+}
+
+std::string create_column_type(const model::DataType &type, bool from_sqlite) {
   if (!type.source_name.empty() && is_valid_declared_type(type.source_name)) {
     model::DataType back = map_declared_type(type.source_name);
     bool same = back == type || (is_integer_type(type.id) && back.id == model::TypeId::int64) ||
                 (is_float_type(type.id) && back.id == model::TypeId::float64);
-    if (same) return type.source_name;
+    // A SQLite source's values already went through the same affinity.
+    if (same && (from_sqlite || affinity_keeps(type.source_name, type))) return type.source_name;
   }
   return declared_type_for(type);
 }

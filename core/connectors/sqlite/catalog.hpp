@@ -21,21 +21,28 @@ Affinity affinity_of(std::string_view declared);
 // The engine type of a SQLite declared type; source_name keeps `declared` as written.
 //   BOOL, BOOLEAN -> boolean           DATE -> date
 //   DATETIME, TIMESTAMP -> timestamp   TIMESTAMPTZ, TIMESTAMP WITH TIME ZONE -> timestamp_tz
-//   TIME -> time   JSON, JSONB -> json   UUID -> uuid
+//   TIME -> time   JSON, JSONB, JSON_TEXT (TEXT affinity) -> json   UUID -> uuid
 //   DECIMAL(p[,s]), NUMERIC(p[,s]) with 1 <= p <= 38 -> decimal(p,s)
+//   DECIMAL_TEXT(p[,s]) -> decimal(p,s) (TEXT affinity: what the sink declares
+//   for decimals with more digits than NUMERIC affinity keeps)
 //   otherwise by affinity: INTEGER -> int64 (SQLite integers are all 64-bit),
 //   TEXT -> string, BLOB (or no declared type) -> binary, REAL -> float64,
 //   NUMERIC (bare NUMERIC/DECIMAL included) -> unknown, read and written as text.
 model::DataType map_declared_type(const std::string &declared);
 // The declared type the sink gives a new column of `type` when its source_name
 // is not usable (core/schema's mapping table): INTEGER, REAL, DECIMAL(p,s), TEXT,
-// BLOB, BOOLEAN, DATE, DATETIME, TIMESTAMPTZ (holding UTC), TIME, JSON, UUID;
-// TEXT for interval and unknown.
+// BLOB, BOOLEAN, DATE, DATETIME, TIMESTAMPTZ (holding UTC), TIME, JSON_TEXT, UUID;
+// DECIMAL_TEXT(p,s) for decimals beyond 15 digits; TEXT for interval and unknown.
 std::string declared_type_for(const model::DataType &type);
+// Whether SQLite stores the values the sink binds for `type` into a column
+// declared `declared` unchanged by the column's affinity.
+bool affinity_keeps(const std::string &declared, const model::DataType &type);
 // The declared type for a new column: the source's own spelling when it is a
 // valid SQLite type name that maps back to the same kind of engine type (so a
-// SQLite-to-SQLite copy keeps its types exactly), else declared_type_for().
-std::string create_column_type(const model::DataType &type);
+// SQLite-to-SQLite copy keeps its types exactly) and, for spellings of other
+// dialects (`from_sqlite` false), whose affinity keeps the values; else
+// declared_type_for().
+std::string create_column_type(const model::DataType &type, bool from_sqlite);
 // A sequence of names optionally followed by "(n)" or "(n, m)".
 bool is_valid_declared_type(std::string_view declared);
 // Whether a target column declared `target_declared` can take values of `source`

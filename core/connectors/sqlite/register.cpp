@@ -54,6 +54,8 @@ void register_connector() {
         c.synchronous = o.get_string("synchronous", "normal");
         c.write_mode = o.get_string("write_mode", "insert");
         c.evolution = ctx.evolution;
+        c.invalid_values = ctx.invalid_values;
+        c.value_report = ctx.value_report;
         return std::make_unique<SqliteSink>(std::move(c));
       });
 }

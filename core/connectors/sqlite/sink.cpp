@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -121,6 +122,7 @@ void configure_connection(const Connection &conn, const SinkConfig &config) {
 
 SqliteSink::SqliteSink(SinkConfig config) : config_(std::move(config)), context_("sink=sqlite path=" + config_.path) {
   if (config_.path.empty()) throw Error(Code::config, "the sqlite sink needs a path", "sink=sqlite");
+  if (!config_.value_report) config_.value_report = std::make_shared<model::ValueReport>();
   if (config_.write_mode != "insert" && config_.write_mode != "upsert")
     throw Error(Code::config, "write_mode '" + config_.write_mode + "' is not one of insert, upsert", context_);
 }
@@ -207,7 +209,7 @@ schema::TargetInfo SqliteSink::target_info(Connection &conn, const model::TableI
         is_integer_type(source.columns[static_cast<size_t>(column)].type.id))
       return std::string("INTEGER");
     const model::DataType &type = source.columns[static_cast<size_t>(column)].type;
-    std::string chosen = create_column_type(type);
+    std::string chosen = create_column_type(type, source.source_dialect == "sqlite");
     return !type.source_name.empty() && chosen == type.source_name ? chosen : std::string();
   };
   return target;
@@ -269,7 +271,10 @@ struct SqliteSinkWriter::TableState {
   std::vector<int128> scale_factor;           // 10^scale of decimal columns, 1 otherwise
   std::vector<std::array<char, 96>> scratch;  // formatted text of each column's current value
   std::vector<int> key_columns;               // batch columns matched against for deletes
-  bool upsert_on_key = false;                 // ON CONFLICT (key) DO UPDATE, else INSERT OR REPLACE
+  std::vector<bool> not_null;                 // the target column of each batch column is NOT NULL
+  model::InvalidValuePolicy policy = model::InvalidValuePolicy::error;
+  std::map<std::pair<size_t, std::string>, int64_t> adjusted;  // (column, reason) → values, for the report
+  bool upsert_on_key = false;                                  // ON CONFLICT (key) DO UPDATE, else INSERT OR REPLACE
   std::string column_list, params;
   Statement insert, upsert, remove;
 };
@@ -295,6 +300,36 @@ namespace {
               ts.ctx + " column=" + name);
 }
 
+// The range of dates and timestamps SQLite's text forms hold ('YYYY-...').
+const int64_t kFirstDay = days_from_civil(0, 1, 1);
+const int64_t kLastDay = days_from_civil(9999, 12, 31);
+constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
+
+// A value SQLite cannot hold, under pipeline.invalid_values: fails (error),
+// or says whether to write NULL (null, or clamp without a nearest value:
+// `clamped` empty) rather than the value clamped to `clamped`. `value` names
+// the value in errors; `kind` names the issue in the report.
+bool null_instead(SqliteSinkWriter::TableState &ts, size_t c, int64_t row, const std::string &value,
+                  const std::string &kind, const std::string &why, const std::string &clamped) {
+  using model::InvalidValuePolicy;
+  if (ts.policy == InvalidValuePolicy::error)
+    fail_value(ts, c, row,
+               "cannot write " + value + ": " + why + " — set pipeline.invalid_values to null (write NULL) or clamp (" +
+                   (clamped.empty() ? std::string("write NULL") : "write " + clamped) + ")");
+  const bool null = ts.policy == InvalidValuePolicy::null || clamped.empty();
+  if (null && ts.not_null[c])
+    fail_value(ts, c, row,
+               "cannot write " + value + ": " + why + ", and pipeline.invalid_values: " +
+                   model::invalid_value_policy_name(ts.policy) + " would write NULL into a NOT NULL column");
+  ++ts.adjusted[{c, kind + (null ? " written as NULL" : " clamped to " + clamped)}];
+  return null;
+}
+
+std::string date_text(int64_t days) {
+  char buf[16];
+  return std::string(buf, format_date(static_cast<int32_t>(days), buf));
+}
+
 inline void bind_value(SqliteSinkWriter::TableState &ts, sqlite3_stmt *st, int param, const model::Column &col,
                        size_t c, int64_t row) {
   int rc;
@@ -303,6 +338,7 @@ inline void bind_value(SqliteSinkWriter::TableState &ts, sqlite3_stmt *st, int p
   } else {
     char *buf = ts.scratch[c].data();
     size_t n = 0;
+    auto bind_text = [&] { return sqlite3_bind_text(st, param, buf, static_cast<int>(n), SQLITE_STATIC); };
     switch (ts.binds[c]) {
       case Bind::boolean: rc = sqlite3_bind_int(st, param, col.bool_value(row) ? 1 : 0); break;
       case Bind::i8: rc = sqlite3_bind_int64(st, param, col.value<int8_t>(row)); break;
@@ -311,13 +347,28 @@ inline void bind_value(SqliteSinkWriter::TableState &ts, sqlite3_stmt *st, int p
       case Bind::i64: rc = sqlite3_bind_int64(st, param, col.value<int64_t>(row)); break;
       case Bind::u64: {
         uint64_t v = col.value<uint64_t>(row);
-        if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-          fail_value(ts, c, row, "uint64 value " + std::to_string(v) + " exceeds SQLite's 64-bit signed INTEGER");
-        rc = sqlite3_bind_int64(st, param, static_cast<int64_t>(v));
+        constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+        if (v > static_cast<uint64_t>(kMax) &&
+            null_instead(ts, c, row, "uint64 value " + std::to_string(v), "uint64 beyond " + std::to_string(kMax),
+                         "SQLite's INTEGER is 64-bit signed", std::to_string(kMax))) {
+          rc = sqlite3_bind_null(st, param);
+          break;
+        }
+        rc = sqlite3_bind_int64(st, param, static_cast<int64_t>(std::min<uint64_t>(v, kMax)));
         break;
       }
-      case Bind::f32: rc = sqlite3_bind_double(st, param, col.value<float>(row)); break;
-      case Bind::f64: rc = sqlite3_bind_double(st, param, col.value<double>(row)); break;
+      case Bind::f32:
+      case Bind::f64: {
+        double v = ts.binds[c] == Bind::f32 ? col.value<float>(row) : col.value<double>(row);
+        // SQLite would store a NaN as NULL without a word.
+        if (std::isnan(v)) {
+          null_instead(ts, c, row, "NaN", "NaN", "SQLite has no NaN", "");
+          rc = sqlite3_bind_null(st, param);
+          break;
+        }
+        rc = sqlite3_bind_double(st, param, v);
+        break;
+      }
       case Bind::decimal: {
         int128 v = load_int128(col.fixed_bytes(row, 16));
         int scale = ts.schema->columns[c].type.scale;
@@ -349,29 +400,60 @@ inline void bind_value(SqliteSinkWriter::TableState &ts, sqlite3_stmt *st, int p
                        : sqlite3_bind_blob(st, param, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
         break;
       }
-      case Bind::date:
-        n = format_date(col.value<int32_t>(row), buf);
-        if (n == 0)
-          fail_value(
-              ts, c, row,
-              "date " + std::to_string(col.value<int32_t>(row)) + " days from 1970-01-01 is outside years 0000..9999");
-        rc = sqlite3_bind_text(st, param, buf, static_cast<int>(n), SQLITE_STATIC);
+      case Bind::date: {
+        int64_t days = col.value<int32_t>(row);
+        if (days < kFirstDay || days > kLastDay) {
+          const bool early = days < kFirstDay;
+          const std::string edge = date_text(early ? kFirstDay : kLastDay);
+          if (null_instead(ts, c, row, "date " + std::to_string(days) + " days from 1970-01-01",
+                           std::string(early ? "date before " : "date after ") + edge,
+                           "SQLite dates are 'YYYY-MM-DD' text of years 0000..9999", edge)) {
+            rc = sqlite3_bind_null(st, param);
+            break;
+          }
+          days = early ? kFirstDay : kLastDay;
+        }
+        n = format_date(static_cast<int32_t>(days), buf);
+        rc = bind_text();
         break;
-      case Bind::time:
-        n = format_time(col.value<int64_t>(row), buf);
-        if (n == 0)
-          fail_value(ts, c, row,
-                     "time " + std::to_string(col.value<int64_t>(row)) + " microseconds is outside one day");
-        rc = sqlite3_bind_text(st, param, buf, static_cast<int>(n), SQLITE_STATIC);
+      }
+      case Bind::time: {
+        // PostgreSQL's 24:00:00 is the one time of day beyond 23:59:59.999999.
+        int64_t micros = col.value<int64_t>(row);
+        if (micros < 0 || micros >= kMicrosPerDay) {
+          const bool early = micros < 0;
+          const std::string edge = early ? "00:00:00" : "23:59:59.999999";
+          if (null_instead(ts, c, row, "time " + std::to_string(micros) + " microseconds after midnight",
+                           early ? "time before 00:00:00" : "time of 24:00:00 or later",
+                           "SQLite times are 'HH:MM:SS' text within one day", edge)) {
+            rc = sqlite3_bind_null(st, param);
+            break;
+          }
+          micros = early ? 0 : kMicrosPerDay - 1;
+        }
+        n = format_time(micros, buf);
+        rc = bind_text();
         break;
-      case Bind::timestamp:
-        n = format_timestamp(col.value<int64_t>(row), buf);
-        if (n == 0)
-          fail_value(
-              ts, c, row,
-              "timestamp " + std::to_string(col.value<int64_t>(row)) + " microseconds is outside years 0000..9999");
-        rc = sqlite3_bind_text(st, param, buf, static_cast<int>(n), SQLITE_STATIC);
+      }
+      case Bind::timestamp: {
+        int64_t micros = col.value<int64_t>(row);
+        const int64_t first = kFirstDay * kMicrosPerDay, last = (kLastDay + 1) * kMicrosPerDay - 1;
+        if (micros < first || micros > last) {
+          const bool early = micros < first;
+          n = format_timestamp(early ? first : last, buf);
+          const std::string edge(buf, n);
+          if (null_instead(ts, c, row, "timestamp " + std::to_string(micros) + " microseconds from 1970-01-01",
+                           std::string(early ? "timestamp before " : "timestamp after ") + edge,
+                           "SQLite timestamps are 'YYYY-MM-DD HH:MM:SS' text of years 0000..9999", edge)) {
+            rc = sqlite3_bind_null(st, param);
+            break;
+          }
+          micros = early ? first : last;
+        }
+        n = format_timestamp(micros, buf);
+        rc = bind_text();
         break;
+      }
       case Bind::interval: {
         const uint8_t *p = col.fixed_bytes(row, 16);
         int32_t months, days;
@@ -445,12 +527,14 @@ SqliteSinkWriter::TableState &SqliteSinkWriter::state_for(const model::Batch &ba
                       describe_source_column(c) + ")",
                   ts->ctx);
     ts->binds.push_back(bind_of(c.type.id));
+    ts->not_null.push_back(t->not_null);
     ts->rounding.push_back(rounding_of(t->declared));
     ts->scale_factor.push_back(c.type.id == TypeId::decimal && c.type.scale > 0 ? pow10_128(c.type.scale) : 1);
     ts->column_list += (i ? ", " : "") + quote_ident(c.name);
     ts->params += (i ? ", ?" : "?") + std::to_string(i + 1);
   }
   ts->scratch.resize(schema.columns.size());
+  ts->policy = config_.invalid_values;
 
   // The key: the target's primary key when the batch carries all of it, else the source's.
   std::vector<std::pair<int, std::string>> target_key;
@@ -485,6 +569,7 @@ void SqliteSinkWriter::begin() {
 void SqliteSinkWriter::write(const model::Batch &batch) {
   if (batch.num_rows == 0) return;
   TableState &ts = state_for(batch);
+  ts.adjusted.clear();  // what a failed write counted is not in the database
   begin();
   const model::TableSchema &schema = *ts.schema;
   const std::string table = "main." + quote_ident(schema.id.table_name);
@@ -550,6 +635,12 @@ void SqliteSinkWriter::write(const model::Batch &batch) {
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) fail_step(db, st, rc, ts, r, action);
     sqlite3_reset(st);
+  }
+  if (!ts.adjusted.empty()) {
+    if (config_.value_report)
+      for (const auto &a : ts.adjusted)
+        config_.value_report->record(ts.display, schema.columns[a.first.first].name, a.first.second, a.second);
+    ts.adjusted.clear();
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "connectors/sqlite/db.hpp"
 #include "model/connector.hpp"
+#include "model/value_policy.hpp"
 #include "schema/ddl.hpp"
 
 namespace ds::connectors::sqlite {
@@ -21,6 +22,11 @@ struct SinkConfig {
   std::string write_mode = "insert";   // insert, upsert
   int busy_timeout_ms = 10000;
   std::string evolution = "lenient";  // schema.evolution (core/schema/naming.hpp)
+  // Values SQLite cannot hold as sent (a NaN, a uint64 beyond INTEGER, a date
+  // outside years 0000..9999, a time of 24:00:00): fail, write NULL or clamp;
+  // each adjusted value is counted in value_report.
+  model::InvalidValuePolicy invalid_values = model::InvalidValuePolicy::error;
+  std::shared_ptr<model::ValueReport> value_report;
 };
 
 // Tables are written into the database's main schema under the source table's

@@ -117,6 +117,44 @@ TEST(SchemaDdl, SqliteCreate) {
   EXPECT_TRUE(has(plan.notes, "comments left out"));
 }
 
+TEST(SchemaDdl, KeptSpellingsOfAnotherDialectReportTheTargetsLimits) {
+  TableSchema s;
+  s.id = {"", "public", "orders"};
+  s.source_dialect = "postgres";
+  s.columns = {column("day", TypeId::date, "date"), column("ratio", TypeId::float32, "real"),
+               column("bits", TypeId::unknown, "bit(12)"), column("small", TypeId::int16, "smallint")};
+  auto keep_source_spelling = [](const TableSchema &schema, int i) {
+    return schema.columns[static_cast<size_t>(i)].type.source_name;
+  };
+  ds::schema::TargetInfo maria = target(Dialect::mariadb);
+  maria.keep_spelling = keep_source_spelling;
+  auto plan = ds::schema::plan_table(s, maria);
+  ASSERT_EQ(plan.columns.size(), 4u);
+  EXPECT_EQ(plan.columns[0].target_type, "date");
+  EXPECT_EQ(plan.columns[0].fidelity, "lossy");  // MariaDB's date still ends at 9999
+  EXPECT_EQ(plan.columns[1].fidelity, "lossy");  // no NaN in MariaDB
+  EXPECT_EQ(plan.columns[2].target_type, "bit(12)");
+  EXPECT_EQ(plan.columns[2].fidelity, "exact");  // the very type, known by its name
+  ds::schema::TargetInfo lite = target(Dialect::sqlite, "main");
+  lite.keep_spelling = keep_source_spelling;
+  plan = ds::schema::plan_table(s, lite);
+  EXPECT_EQ(plan.columns[3].target_type, "smallint");
+  EXPECT_EQ(plan.columns[3].fidelity, "widened");  // SQLite integers are 64-bit
+  s.source_dialect = "sqlite";
+  s.columns = {column("doc", TypeId::json, "JSON"), column("day", TypeId::date, "DATE")};
+  ds::schema::TargetInfo pg = target(Dialect::postgres, "public");
+  pg.keep_spelling = keep_source_spelling;
+  plan = ds::schema::plan_table(s, pg);
+  EXPECT_EQ(plan.columns[0].fidelity, "exact");  // json keeps the text, unlike the mapping's jsonb
+  EXPECT_EQ(plan.columns[1].fidelity, "exact");
+  // The same dialect keeps its own types exactly.
+  s.source_dialect = "mariadb";
+  s.columns = {column("day", TypeId::date, "date"), column("ratio", TypeId::float32, "real")};
+  plan = ds::schema::plan_table(s, maria);
+  EXPECT_EQ(plan.columns[0].fidelity, "exact");
+  EXPECT_EQ(plan.columns[1].fidelity, "exact");
+}
+
 TEST(SchemaDdl, DifferencesOfAnExistingTable) {
   TableSchema source = orders();
   auto existing = std::make_shared<TableSchema>();

@@ -67,6 +67,14 @@ TEST(SchemaTypeMapping, SpotChecks) {
   EXPECT_EQ(map_to(Dialect::mariadb, type(TypeId::uuid)).spelling, "uuid");
   EXPECT_EQ(map_to(Dialect::mysql, type(TypeId::uuid)).spelling, "char(36)");
   EXPECT_EQ(map_to(Dialect::sqlite, type(TypeId::timestamp_tz)).spelling, "TIMESTAMPTZ");
+  // SQLite's NUMERIC affinity keeps 15 significant digits (or a whole 64-bit integer).
+  EXPECT_EQ(map_to(Dialect::sqlite, type(TypeId::decimal, "", 15, 5)).spelling, "DECIMAL(15,5)");
+  EXPECT_EQ(map_to(Dialect::sqlite, type(TypeId::decimal, "", 18, 0)).spelling, "DECIMAL(18,0)");
+  EXPECT_EQ(map_to(Dialect::sqlite, type(TypeId::decimal, "", 16, 1)).spelling, "DECIMAL_TEXT(16,1)");
+  EXPECT_EQ(map_to(Dialect::sqlite, type(TypeId::decimal, "", 19, 0)).spelling, "DECIMAL_TEXT(19,0)");
+  // A bare number as a whole JSON document would become a REAL under NUMERIC affinity.
+  EXPECT_EQ(map_to(Dialect::sqlite, type(TypeId::json)).spelling, "JSON_TEXT");
+  EXPECT_EQ(map_to(Dialect::sqlite, type(TypeId::date)).fidelity, Fidelity::lossy);  // years 0000..9999
   EXPECT_EQ(ds::schema::string_length_of("character varying(20)"), 20);
   EXPECT_EQ(ds::schema::string_length_of("CHAR(5)"), 5);
   EXPECT_EQ(ds::schema::string_length_of("decimal(5)"), -1);

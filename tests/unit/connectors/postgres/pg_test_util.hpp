@@ -145,6 +145,9 @@ class ScratchDb {
   ~ScratchDb() {
     try {
       RawConn admin;
+      // A database with a replication slot cannot be dropped (change-capture tests make slots).
+      admin.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + name_ +
+                 "'");
       admin.exec("DROP DATABASE IF EXISTS \"" + name_ + "\" WITH (FORCE)");
     } catch (...) {
     }

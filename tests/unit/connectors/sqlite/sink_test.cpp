@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -284,7 +285,8 @@ TEST(SqliteSink, EngineTypesRoundTripThroughMappedColumns) {
   sink.prepare_table(*schema);
   std::string ddl = query(dst, "SELECT sql FROM sqlite_schema WHERE name = 'typed'").at(0).at(0);
   EXPECT_NE(ddl.find("\"i32\" INTEGER PRIMARY KEY,"), std::string::npos) << ddl;
-  EXPECT_NE(ddl.find("\"dec\" DECIMAL(38,10)"), std::string::npos) << ddl;
+  // TEXT affinity: NUMERIC would round 38 digits to a REAL's 15.
+  EXPECT_NE(ddl.find("\"dec\" DECIMAL_TEXT(38,10)"), std::string::npos) << ddl;
   EXPECT_NE(ddl.find("\"tz\" TIMESTAMPTZ"), std::string::npos) << ddl;
   EXPECT_NE(ddl.find("\"iv\" TEXT"), std::string::npos) << ddl;
   EXPECT_NE(ddl.find("\"u\" UUID"), std::string::npos) << ddl;
@@ -297,11 +299,11 @@ TEST(SqliteSink, EngineTypesRoundTripThroughMappedColumns) {
       dst, "SELECT i8, i16, i32, u64, f32, dec, tz, iv, u, j, hex(bin), dt, typeof(bin) FROM typed ORDER BY rowid");
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{
-                         "127", "-32768", "-2147483648", "0", "-3.5", "-5.0e-10", "9999-12-31 23:59:59.999999", "PT0S",
-                         "ffffffff-ffff-ffff-ffff-ffffffffffff", "\"é\"", "", "9999-12-31", "blob"}));
+                         "127", "-32768", "-2147483648", "0", "-3.5", "-0.0000000005", "9999-12-31 23:59:59.999999",
+                         "PT0S", "ffffffff-ffff-ffff-ffff-ffffffffffff", "\"é\"", "", "9999-12-31", "blob"}));
   EXPECT_EQ(rows[1],
             (std::vector<std::string>{
-                "-128", "32767", "1", "9223372036854775807", "0.25", "123.45", "1969-12-31 23:59:59.999999",
+                "-128", "32767", "1", "9223372036854775807", "0.25", "123.4500000000", "1969-12-31 23:59:59.999999",
                 "P14M3DT4.5S", "00112233-4455-6677-8899-aabbccddeeff", "[true,null]", "0000", "1969-12-31", "blob"}));
   EXPECT_EQ(rows[2][0], "NULL");
   EXPECT_EQ(rows[2][12], "null");
@@ -329,6 +331,9 @@ TEST(SqliteSink, EngineTypesRoundTripThroughMappedColumns) {
 TEST(SqliteSink, RefusesValuesSqliteWouldChange) {
   TempDir dir;
   std::string dst = dir.file("dst.db");
+  // A table the sink creates declares such decimals DECIMAL_TEXT; one that
+  // exists with NUMERIC affinity cannot hold them.
+  exec(dst, "CREATE TABLE d (id INTEGER, dec DECIMAL(38,2), big INTEGER)");
   auto schema = make_schema(
       "d", {{"id", type(TypeId::int64)}, {"dec", type(TypeId::decimal, 38, 2)}, {"big", type(TypeId::uint64)}});
   SqliteSink sink(sink_config(dst));
@@ -373,6 +378,67 @@ TEST(SqliteSink, RefusesValuesSqliteWouldChange) {
   writer->write(*b.finish(model::Position{}));
   writer->commit(nullptr);
   EXPECT_EQ(query(dst, "SELECT dec FROM dt").at(0).at(0), "1200000000000000003.45");
+}
+
+TEST(SqliteSink, ValuesSqliteCannotHoldFollowInvalidValues) {
+  TempDir dir;
+  auto schema = make_schema("v", {{"id", type(TypeId::int64)},
+                                  {"big", type(TypeId::uint64)},
+                                  {"x", type(TypeId::float64)},
+                                  {"d", type(TypeId::date)},
+                                  {"t", type(TypeId::time)},
+                                  {"ts", type(TypeId::timestamp)}});
+  auto batch = [&] {
+    model::BatchBuilder b(schema, 2);
+    b.column(0).append_int(1);
+    b.column(1).append_fixed<uint64_t>(18446744073709551615ull);
+    b.column(2).append_double(std::nan(""));
+    b.column(3).append_fixed<int32_t>(2932897);             // 10000-01-01
+    b.column(4).append_fixed<int64_t>(86400LL * 1000000);   // PostgreSQL's 24:00:00
+    b.column(5).append_fixed<int64_t>(-62167219200000001);  // just before 0000-01-01
+    b.end_row();
+    b.column(0).append_int(2);
+    b.column(1).append_fixed<uint64_t>(7);
+    b.column(2).append_double(1.5);
+    b.column(3).append_fixed<int32_t>(0);
+    b.column(4).append_fixed<int64_t>(0);
+    b.column(5).append_fixed<int64_t>(0);
+    b.end_row();
+    return b.finish(model::Position{});
+  };
+  auto copy = [&](model::InvalidValuePolicy policy, const std::string &file) {
+    SinkConfig config = sink_config(dir.file(file));
+    config.invalid_values = policy;
+    config.value_report = std::make_shared<model::ValueReport>();
+    SqliteSink sink(config);
+    sink.prepare_table(*schema);
+    auto writer = sink.open_writer(0);
+    writer->write(*batch());
+    writer->commit(nullptr);
+    return config.value_report;
+  };
+
+  Error e = expect_error([&] { copy(model::InvalidValuePolicy::error, "error.db"); });
+  EXPECT_EQ(e.code(), Code::data);
+  EXPECT_NE(std::string(e.what()).find("18446744073709551615"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find("pipeline.invalid_values"), std::string::npos) << e.what();
+  EXPECT_NE(e.context().find("column=big"), std::string::npos) << e.context();
+
+  auto nulled = copy(model::InvalidValuePolicy::null, "null.db");
+  EXPECT_EQ(query(dir.file("null.db"), "SELECT big, x, d, t, ts FROM v ORDER BY id"),
+            (std::vector<std::vector<std::string>>{{"NULL", "NULL", "NULL", "NULL", "NULL"},
+                                                   {"7", "1.5", "1970-01-01", "00:00:00", "1970-01-01 00:00:00"}}));
+  EXPECT_EQ(nulled->total(), 5);
+
+  auto clamped = copy(model::InvalidValuePolicy::clamp, "clamp.db");
+  EXPECT_EQ(query(dir.file("clamp.db"), "SELECT big, x, d, t, ts FROM v WHERE id = 1").at(0),
+            (std::vector<std::string>{"9223372036854775807", "NULL", "9999-12-31", "23:59:59.999999",
+                                      "0000-01-01 00:00:00"}));
+  EXPECT_EQ(clamped->total(), 5);
+  bool named = false;
+  for (const auto &entry : clamped->entries())
+    named = named || (entry.column == "d" && entry.reason == "date after 9999-12-31 clamped to 9999-12-31");
+  EXPECT_TRUE(named);
 }
 
 // ------------------------------------------------------------ prepare_table

@@ -178,13 +178,39 @@ TEST(SqliteTypes, DeclaredTypeMapping) {
   EXPECT_FALSE(is_valid_declared_type("x); DROP TABLE t; --"));
 
   ds::model::DataType pg_int{TypeId::int32, 0, 0, "integer"};
-  EXPECT_EQ(create_column_type(pg_int), "integer");
+  EXPECT_EQ(create_column_type(pg_int, false), "integer");
   ds::model::DataType bytea{TypeId::binary, 0, 0, "bytea"};  // NUMERIC affinity in SQLite: not kept
-  EXPECT_EQ(create_column_type(bytea), "BLOB");
+  EXPECT_EQ(create_column_type(bytea, false), "BLOB");
   ds::model::DataType dec{TypeId::decimal, 12, 2, ""};
-  EXPECT_EQ(create_column_type(dec), "DECIMAL(12,2)");
+  EXPECT_EQ(create_column_type(dec, false), "DECIMAL(12,2)");
   ds::model::DataType tz{TypeId::timestamp_tz, 0, 0, ""};
-  EXPECT_EQ(create_column_type(tz), "TIMESTAMPTZ");  // read back as timestamp_tz
+  EXPECT_EQ(create_column_type(tz, false), "TIMESTAMPTZ");  // read back as timestamp_tz
+
+  // Text of types the engine does not know keeps TEXT affinity: NUMERIC
+  // affinity would make '000000000101' the integer 101.
+  ds::model::DataType bits{TypeId::unknown, 0, 0, "bit(12)"};
+  EXPECT_EQ(create_column_type(bits, false), "TEXT");
+  ds::model::DataType numeric{TypeId::unknown, 0, 0, "numeric"};
+  EXPECT_EQ(create_column_type(numeric, false), "TEXT");
+  EXPECT_EQ(create_column_type(numeric, true), "numeric");  // SQLite to SQLite keeps its own affinity
+  // Decimals beyond 15 digits would be rounded to a REAL by NUMERIC affinity.
+  ds::model::DataType wide{TypeId::decimal, 38, 10, "numeric(38,10)"};
+  EXPECT_EQ(create_column_type(wide, false), "DECIMAL_TEXT(38,10)");
+  EXPECT_EQ(create_column_type(wide, true), "numeric(38,10)");
+  ds::model::DataType whole{TypeId::decimal, 18, 0, "numeric(18,0)"};  // 64-bit INTEGERs
+  EXPECT_EQ(create_column_type(whole, false), "numeric(18,0)");
+  ds::model::DataType back = map_declared_type("DECIMAL_TEXT(38,10)");
+  EXPECT_EQ(back.id, TypeId::decimal);
+  EXPECT_EQ(back.precision, 38);
+  EXPECT_EQ(back.scale, 10);
+  EXPECT_EQ(affinity_of("DECIMAL_TEXT(38,10)"), Affinity::text);
+  // A JSON document that is a bare number would become a REAL under NUMERIC affinity.
+  ds::model::DataType jsonb{TypeId::json, 0, 0, "jsonb"};
+  EXPECT_EQ(create_column_type(jsonb, false), "JSON_TEXT");
+  ds::model::DataType own_json{TypeId::json, 0, 0, "JSON"};
+  EXPECT_EQ(create_column_type(own_json, true), "JSON");
+  EXPECT_EQ(map_declared_type("JSON_TEXT").id, TypeId::json);
+  EXPECT_EQ(affinity_of("JSON_TEXT"), Affinity::text);
 
   ds::model::DataType str{TypeId::string, 0, 0, ""};
   EXPECT_FALSE(target_accepts("INTEGER", str));

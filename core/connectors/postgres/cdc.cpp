@@ -1,0 +1,450 @@
+#include "connectors/postgres/cdc.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+#include "connectors/postgres/catalog.hpp"
+#include "connectors/postgres/text_values.hpp"
+#include "model/error.hpp"
+
+namespace ds::connectors::postgres {
+namespace {
+
+using pgoutput::Kind;
+
+constexpr int64_t kStatusIntervalUs = 1000000;       // standby status at least this often
+constexpr int64_t kPgEpochUnixUs = 946684800000000;  // 2000-01-01 in Unix microseconds
+
+int64_t now_unix_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void put_u64(std::string &out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+}
+
+uint64_t get_u64(const char *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+bool same_value(const pgoutput::Value &a, const pgoutput::Value &b) { return a.kind == b.kind && a.data == b.data; }
+
+}  // namespace
+
+// -------------------------------------------------------------- slot and publication
+
+std::string default_slot_name(const std::string &pipeline_name) {
+  std::string out = "datasync_";
+  for (char c : pipeline_name) {
+    unsigned char u = static_cast<unsigned char>(c);
+    out += std::isalnum(u) ? static_cast<char>(std::tolower(u)) : '_';
+  }
+  return out.substr(0, 63);
+}
+
+void ensure_publication(Connection &conn, const std::string &publication, const std::vector<std::string> &tables) {
+  const ConnParams &p = conn.params();
+  const std::string where = " on " + p.host + ":" + std::to_string(p.port);
+  Result level = conn.exec("SHOW wal_level");
+  if (level.value(0, 0) != "logical")
+    throw Error(Code::unsupported,
+                "wal_level is '" + level.value(0, 0) + "'" + where +
+                    "; streaming changes needs wal_level = logical in postgresql.conf (then restart the server)",
+                conn.context());
+  Result role = conn.exec("SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user");
+  if (role.rows() != 1 || role.value(0, 0) != "t")
+    throw Error(Code::auth,
+                "user \"" + p.user + "\" lacks the REPLICATION attribute needed to stream changes" + where +
+                    " — run ALTER ROLE " + quote_identifier(p.user) + " REPLICATION as a superuser",
+                conn.context());
+  Result exists = conn.exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", {publication});
+  if (exists.rows() > 0) return;  // reused as it is: its owner decides its tables
+  if (tables.empty())
+    throw Error(Code::not_found, "no table to publish for publication \"" + publication + "\"", conn.context());
+  std::string list;
+  for (const std::string &t : tables) {
+    size_t dot = t.find('.');
+    list += (list.empty() ? "" : ", ") + quote_identifier(t.substr(0, dot)) + "." + quote_identifier(t.substr(dot + 1));
+  }
+  conn.exec("CREATE PUBLICATION " + quote_identifier(publication) + " FOR TABLE " + list);
+}
+
+SlotInfo ensure_slot(Connection &replication, Connection &conn, const std::string &slot, bool export_snapshot) {
+  SlotInfo info;
+  info.name = slot;
+  Result r = conn.exec_params(
+      "SELECT plugin, slot_type, coalesce(database::text, '') FROM pg_replication_slots WHERE slot_name = $1", {slot});
+  if (r.rows() > 0) {
+    if (r.value(0, 1) != "logical" || r.value(0, 0) != "pgoutput" || r.value(0, 2) != conn.params().database)
+      throw Error(Code::state,
+                  "replication slot \"" + slot + "\" exists but is not a pgoutput slot of database \"" +
+                      conn.params().database + "\" (plugin " + r.value(0, 0) + ", database " + r.value(0, 2) +
+                      "); choose another source.slot_name or drop it",
+                  conn.context());
+    return info;
+  }
+  Result created = replication.exec("CREATE_REPLICATION_SLOT " + quote_identifier(slot) + " LOGICAL pgoutput " +
+                                    (export_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT"));
+  info.created = true;
+  info.consistent_point = created.value(0, 1);
+  if (!created.is_null(0, 2)) info.snapshot = created.value(0, 2);
+  return info;
+}
+
+void drop_slot_and_publication(Connection &conn, const std::string &slot, const std::string &publication) {
+  conn.exec_params("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", {slot});
+  conn.exec("DROP PUBLICATION IF EXISTS " + quote_identifier(publication));
+}
+
+// ---------------------------------------------------------------- the stream
+
+struct PostgresChangeStream::Table {
+  pgoutput::Relation rel;
+  model::TableSchemaPtr schema;
+  std::string display;  // "schema.table"
+};
+
+PostgresChangeStream::PostgresChangeStream(ConnParams params, std::string slot, std::string publication,
+                                           std::unique_ptr<Connection> replication)
+    : params_(std::move(params)),
+      slot_(std::move(slot)),
+      publication_(std::move(publication)),
+      repl_(std::move(replication)) {}
+
+PostgresChangeStream::~PostgresChangeStream() = default;
+
+void PostgresChangeStream::acknowledge(const std::string &position) {
+  if (position.empty()) return;
+  const uint64_t lsn = pgoutput::lsn_from_string(position);
+  uint64_t seen = acknowledged_.load();
+  while (lsn > seen && !acknowledged_.compare_exchange_weak(seen, lsn)) {
+  }
+}
+
+void PostgresChangeStream::send_status(uint64_t lsn, bool reply_requested) {
+  std::string msg = "r";
+  put_u64(msg, lsn);  // written
+  put_u64(msg, lsn);  // flushed: durable in the sink
+  put_u64(msg, lsn);  // applied
+  put_u64(msg, static_cast<uint64_t>(now_unix_us() - kPgEpochUnixUs));
+  msg += static_cast<char>(reply_requested ? 1 : 0);
+  PGconn *raw = repl_->raw();
+  if (PQputCopyData(raw, msg.data(), static_cast<int>(msg.size())) != 1 || PQflush(raw) != 0)
+    throw repl_->error(nullptr);
+}
+
+PostgresChangeStream::Table &PostgresChangeStream::table_for(
+    const pgoutput::Relation &rel, const std::function<void(const model::SchemaChange &)> &notify) {
+  if (!catalog_ || !catalog_->ok()) {
+    ConnParams p = params_;
+    p.replication = false;
+    p.application_name += " cdc catalog";
+    catalog_ = std::make_unique<Connection>(p);
+  }
+  auto schema = std::make_shared<model::TableSchema>();
+  schema->id = model::TableId{"", rel.schema.empty() ? "pg_catalog" : rel.schema, rel.name};
+  schema->source_dialect = "postgres";
+  for (const pgoutput::RelationColumn &rc : rel.columns) {
+    auto key = std::make_pair(rc.type_oid, rc.typmod);
+    auto found = types_.find(key);
+    if (found == types_.end()) {
+      // Domains resolve to their base type, as the snapshot reader's catalog does.
+      Result t = catalog_->exec_params(
+          "WITH RECURSIVE d AS (SELECT oid, typname, typtype, typbasetype, typtypmod, 0 AS depth FROM pg_type "
+          "WHERE oid = $1::oid UNION ALL SELECT b.oid, b.typname, b.typtype, b.typbasetype, b.typtypmod, d.depth + 1 "
+          "FROM d JOIN pg_type b ON b.oid = d.typbasetype WHERE d.typtype = 'd') "
+          "SELECT typname, CASE WHEN typtypmod <> -1 THEN typtypmod ELSE $2::int END, format_type($1::oid, $2::int) "
+          "FROM d ORDER BY depth DESC LIMIT 1",
+          {std::to_string(rc.type_oid), std::to_string(rc.typmod)});
+      if (t.rows() != 1)
+        throw Error(Code::schema, "type oid " + std::to_string(rc.type_oid) + " of column " + rc.name + " is unknown",
+                    catalog_->context());
+      const std::string base = t.value(0, 0);
+      found = types_
+                  .emplace(key, map_type(base, static_cast<int>(t.int_value(0, 1)),
+                                         base == "jsonb" ? "jsonb" : t.value(0, 2)))
+                  .first;
+    }
+    model::ColumnSchema c;
+    c.name = rc.name;
+    c.type = found->second;
+    if (rc.key) {
+      c.nullable = false;
+      schema->primary_key.push_back(static_cast<int>(schema->columns.size()));
+    }
+    schema->columns.push_back(std::move(c));
+  }
+  auto &slot = tables_[rel.oid];
+  if (slot && notify) {
+    const model::TableSchema &before = *slot->schema;
+    for (const auto &c : schema->columns) {
+      int i = before.find_column(c.name);
+      model::SchemaChange change;
+      change.table = schema->id;
+      change.schema_after = schema;
+      change.column = c.name;
+      if (i < 0) {
+        change.kind = model::SchemaChangeKind::add_column;
+        change.new_type = c.type;
+        notify(change);
+      } else if (before.columns[static_cast<size_t>(i)].type != c.type) {
+        change.kind = model::SchemaChangeKind::alter_column_type;
+        change.new_type = c.type;
+        notify(change);
+      }
+    }
+    for (const auto &c : before.columns) {
+      if (schema->find_column(c.name) >= 0) continue;
+      model::SchemaChange change;
+      change.kind = model::SchemaChangeKind::drop_column;
+      change.table = schema->id;
+      change.schema_after = schema;
+      change.column = c.name;
+      notify(change);
+    }
+  }
+  if (!slot) slot = std::make_unique<Table>();
+  slot->rel = rel;
+  slot->schema = schema;
+  slot->display = schema->id.to_string();
+  return *slot;
+}
+
+void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch_rows, const model::BatchEmitter &emit,
+                                  const std::function<void(const model::SchemaChange &)> &on_schema_change,
+                                  const model::CancelToken &cancel) {
+  if (!repl_ || !repl_->ok()) {
+    ConnParams p = params_;
+    p.replication = true;
+    p.application_name += " cdc";
+    repl_ = std::make_unique<Connection>(p);
+  }
+  const uint64_t resume_lsn = resume_after.empty() ? 0 : pgoutput::lsn_from_string(resume_after);
+  acknowledge(resume_after);
+  const std::string start = "START_REPLICATION SLOT " + quote_identifier(slot_) + " LOGICAL " +
+                            pgoutput::lsn_to_string(resume_lsn) + " (proto_version '1', publication_names " +
+                            quote_literal(quote_identifier(publication_)) + ")";
+  {
+    Result r(PQexec(repl_->raw(), start.c_str()));
+    if (r.status() != PGRES_COPY_BOTH) {
+      Error e = repl_->error(r.get());
+      const char *state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+      if (state && std::string(state) == "55006")  // the slot's previous reader has not exited yet
+        throw Error(Code::connection, std::string(e.what()) + " (retrying: a previous stream may still be closing)",
+                    repl_->context(), true);
+      if (e.code() == Code::not_found || std::string(e.what()).find("does not exist") != std::string::npos)
+        throw Error(Code::not_found,
+                    std::string(e.what()) + " — the replication slot \"" + slot_ + "\" or publication \"" +
+                        publication_ + "\" is gone; run the pipeline with --fresh to create them again",
+                    repl_->context());
+      throw e;
+    }
+  }
+
+  // The transaction being assembled: batches of one table at a time.
+  bool in_txn = false, skip_txn = false;
+  uint64_t last_emitted = resume_lsn;  // end LSN of the last transaction handed on
+  Table *current = nullptr;
+  std::unique_ptr<model::BatchBuilder> builder;
+  bool stopped = false;
+  auto flush = [&](bool transaction_open, const model::Position &position) {
+    std::shared_ptr<model::Batch> batch;
+    if (builder && builder->num_rows() > 0) {
+      batch = builder->finish(position);
+    } else if (!transaction_open) {
+      batch = std::make_shared<model::Batch>();  // the commit alone: records the position
+      batch->position = position;
+    }
+    builder.reset();
+    current = nullptr;
+    if (!batch) return;
+    batch->transaction_open = transaction_open;
+    if (!emit(batch)) stopped = true;
+  };
+  auto builder_for = [&](Table &t) -> model::BatchBuilder & {
+    if (current != &t || !builder || builder->num_rows() >= batch_rows) {
+      if (builder) flush(true, {});
+      builder = std::make_unique<model::BatchBuilder>(t.schema, std::min<int64_t>(batch_rows, 4096), true);
+      current = &t;
+    }
+    return *builder;
+  };
+  auto append_tuple = [&](model::BatchBuilder &b, Table &t, const pgoutput::Tuple &tuple, const std::vector<int> &cols,
+                          bool keys_only) {
+    for (size_t out = 0; out < cols.size(); ++out) {
+      const int i = cols[out];
+      const model::ColumnSchema &c = t.schema->columns[static_cast<size_t>(i)];
+      const pgoutput::Value &v = tuple.values.at(static_cast<size_t>(i));
+      const bool is_key =
+          std::find(t.schema->primary_key.begin(), t.schema->primary_key.end(), i) != t.schema->primary_key.end();
+      if (v.kind == 'n' || v.kind == 'u' || (keys_only && !is_key)) {
+        b.column(out).append_null();
+      } else {
+        append_text_value(b.column(out), c.type, v.data, "column " + c.name + " of " + t.display);
+      }
+    }
+  };
+  auto all_columns = [](const Table &t) {
+    std::vector<int> cols(t.schema->columns.size());
+    for (size_t i = 0; i < cols.size(); ++i) cols[i] = static_cast<int>(i);
+    return cols;
+  };
+  auto key_changed = [](const Table &t, const pgoutput::Message &m) {
+    if (!m.has_old) return false;
+    if (m.old_kind == 'K') return true;  // the server sends the old key only when it changed
+    for (int k : t.schema->primary_key)
+      if (!same_value(m.old_tuple.values.at(static_cast<size_t>(k)), m.new_tuple.values.at(static_cast<size_t>(k))))
+        return true;
+    return false;
+  };
+
+  int64_t last_status = 0;
+  uint64_t server_wal_end = 0;
+  PGconn *raw = repl_->raw();
+  while (!stopped && !cancel.cancelled()) {
+    char *buf = nullptr;
+    const int n = PQgetCopyData(raw, &buf, 1);
+    if (n == 0) {
+      // Nothing buffered: report progress, then wait for the socket (briefly, to notice cancel).
+      const uint64_t acked = acknowledged_.load();
+      const int64_t now = now_unix_us();
+      if (now - last_status >= kStatusIntervalUs) {
+        // With nothing in flight, the server's WAL end is as good as durable:
+        // nothing of ours lies before it, and reporting it lets the slot free WAL.
+        const bool idle = !in_txn && acked >= last_emitted;
+        send_status(idle ? std::max(acked, server_wal_end) : acked);
+        last_status = now;
+      }
+      pollfd pfd{PQsocket(raw), POLLIN, 0};
+      ::poll(&pfd, 1, 100);
+      if (PQconsumeInput(raw) == 0) throw repl_->error(nullptr);
+      continue;
+    }
+    if (n == -1) {
+      Result end(PQgetResult(raw));
+      throw Error(Code::connection, "the server ended the replication stream", repl_->context(), true);
+    }
+    if (n < 0) throw repl_->error(nullptr);
+    std::unique_ptr<char, decltype(&PQfreemem)> owner(buf, PQfreemem);
+    if (buf[0] == 'k' && n >= 18) {
+      server_wal_end = std::max(server_wal_end, get_u64(buf + 1));
+      if (buf[17]) {
+        const uint64_t acked = acknowledged_.load();
+        send_status(!in_txn && acked >= last_emitted ? std::max(acked, server_wal_end) : acked);
+        last_status = now_unix_us();
+      }
+      continue;
+    }
+    if (buf[0] != 'w' || n < 25) continue;
+    server_wal_end = std::max(server_wal_end, get_u64(buf + 9));
+    pgoutput::Message m = pgoutput::decode(std::string_view(buf + 25, static_cast<size_t>(n - 25)));
+    switch (m.kind) {
+      case Kind::begin:
+        in_txn = true;
+        // Already applied (the server restarts from its own, older, confirmed position).
+        skip_txn = m.lsn < resume_lsn;
+        break;
+      case Kind::commit:
+        in_txn = false;
+        if (!skip_txn && m.lsn > last_emitted) {
+          flush(false, model::Position{stream_name(), pgoutput::lsn_to_string(m.lsn), false});
+          last_emitted = m.lsn;
+        } else {
+          builder.reset();
+          current = nullptr;
+        }
+        break;
+      case Kind::relation: {
+        // A changed table: its pending rows go first, then its schema change.
+        if (builder && current && current->rel.oid == m.rel.oid) flush(true, {});
+        table_for(m.rel, skip_txn ? std::function<void(const model::SchemaChange &)>() : on_schema_change);
+        break;
+      }
+      case Kind::insert: {
+        if (skip_txn) break;
+        Table &t = *tables_.at(m.relation);
+        model::BatchBuilder &b = builder_for(t);
+        append_tuple(b, t, m.new_tuple, all_columns(t), false);
+        b.end_row(model::Op::insert);
+        break;
+      }
+      case Kind::update: {
+        if (skip_txn) break;
+        Table &t = *tables_.at(m.relation);
+        if (key_changed(t, m)) {
+          model::BatchBuilder &b = builder_for(t);
+          append_tuple(b, t, m.old_tuple, all_columns(t), true);
+          b.end_row(model::Op::remove);
+        }
+        std::vector<int> present;
+        for (size_t i = 0; i < m.new_tuple.values.size(); ++i)
+          if (m.new_tuple.values[i].kind != 'u') present.push_back(static_cast<int>(i));
+        if (present.size() == t.schema->columns.size()) {
+          model::BatchBuilder &b = builder_for(t);
+          append_tuple(b, t, m.new_tuple, present, false);
+          b.end_row(model::Op::update_after);
+          break;
+        }
+        // Unchanged TOASTed values were not sent: a row of the other columns only.
+        flush(true, {});
+        auto partial = std::make_shared<model::TableSchema>(*t.schema);
+        partial->columns.clear();
+        partial->primary_key.clear();
+        partial->indexes.clear();
+        for (int i : present) {
+          if (std::find(t.schema->primary_key.begin(), t.schema->primary_key.end(), i) != t.schema->primary_key.end())
+            partial->primary_key.push_back(static_cast<int>(partial->columns.size()));
+          partial->columns.push_back(t.schema->columns[static_cast<size_t>(i)]);
+        }
+        model::BatchBuilder one(partial, 1, true);
+        append_tuple(one, t, m.new_tuple, present, false);
+        one.end_row(model::Op::update_after);
+        auto batch = one.finish({});
+        batch->transaction_open = true;
+        if (!emit(batch)) stopped = true;
+        break;
+      }
+      case Kind::remove: {
+        if (skip_txn) break;
+        Table &t = *tables_.at(m.relation);
+        model::BatchBuilder &b = builder_for(t);
+        append_tuple(b, t, m.old_tuple, all_columns(t), m.old_kind == 'K');
+        b.end_row(model::Op::remove);
+        break;
+      }
+      case Kind::truncate: {
+        if (skip_txn) break;
+        flush(true, {});
+        for (uint32_t oid : m.truncated) {
+          auto it = tables_.find(oid);
+          if (it == tables_.end()) continue;
+          model::SchemaChange change;
+          change.kind = model::SchemaChangeKind::truncate_table;
+          change.table = it->second->schema->id;
+          change.schema_after = it->second->schema;
+          on_schema_change(change);
+        }
+        break;
+      }
+      case Kind::origin:
+      case Kind::type:
+      case Kind::message: break;
+    }
+  }
+  // Everything emitted may not be durable yet: report only what is. Then
+  // close the connection: a COPY BOTH stream cannot be restarted on it, and
+  // closing frees the slot for the next reader at once.
+  try {
+    send_status(acknowledged_.load());
+  } catch (const Error &) {
+  }
+  repl_.reset();
+}
+
+}  // namespace ds::connectors::postgres

@@ -1,0 +1,259 @@
+// Change data capture from PostgreSQL: our pgoutput decoder and text value
+// parser on hand-made input, then slots, publications and the change stream
+// against the real server of `scripts/db up` (wal_level=logical).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <thread>
+
+#include "connectors/postgres/cdc.hpp"
+#include "connectors/postgres/pgoutput.hpp"
+#include "connectors/postgres/text_values.hpp"
+#include "model/error.hpp"
+#include "pg_test_util.hpp"
+
+namespace ds::connectors::postgres {
+namespace {
+
+__extension__ typedef __int128 int128;
+using model::TypeId;
+
+model::DataType type(TypeId id, int16_t p = 0, int16_t s = 0) {
+  model::DataType t;
+  t.id = id;
+  t.precision = p;
+  t.scale = s;
+  return t;
+}
+
+model::Column parse(const model::DataType &t, const std::string &text) {
+  model::ColumnBuilder b(t, 1);
+  append_text_value(b, t, text, "column c");
+  return b.finish();
+}
+
+TEST(PostgresTextValues, EveryTypeParsesAsTheBinaryDecoderWould) {
+  EXPECT_TRUE(parse(type(TypeId::boolean), "t").bool_value(0));
+  EXPECT_EQ(parse(type(TypeId::int64), "-9223372036854775808").value<int64_t>(0), INT64_MIN);
+  EXPECT_EQ(parse(type(TypeId::int16), "-32768").value<int16_t>(0), -32768);
+  EXPECT_EQ(parse(type(TypeId::float64), "0.1").value<double>(0), 0.1);
+  EXPECT_TRUE(std::isnan(parse(type(TypeId::float64), "NaN").value<double>(0)));
+  EXPECT_EQ(parse(type(TypeId::float32), "-Infinity").value<float>(0), -std::numeric_limits<float>::infinity());
+  int128 d = 0;
+  std::memcpy(&d, parse(type(TypeId::decimal, 12, 2), "-1234.5").fixed_bytes(0, 16), 16);
+  EXPECT_TRUE(d == -123450);
+  EXPECT_THROW(parse(type(TypeId::decimal, 4, 2), "123.45"), Error);
+  EXPECT_THROW(parse(type(TypeId::decimal, 6, 2), "NaN"), Error);
+  EXPECT_EQ(parse(type(TypeId::binary), "\\x00ff41").bytes(0), std::string("\0\xff"
+                                                                           "A",
+                                                                           3));
+  EXPECT_EQ(parse(type(TypeId::date), "1970-01-02").value<int32_t>(0), 1);
+  EXPECT_EQ(parse(type(TypeId::date), "0001-01-01 BC").value<int32_t>(0), -719528);  // year 0, a leap year
+  EXPECT_EQ(parse(type(TypeId::date), "infinity").value<int32_t>(0), INT32_MAX);
+  EXPECT_EQ(parse(type(TypeId::time), "23:59:59.999999").value<int64_t>(0), 86399999999);
+  EXPECT_EQ(parse(type(TypeId::timestamp), "2000-01-01 00:00:00.5").value<int64_t>(0), 946684800500000);
+  EXPECT_EQ(parse(type(TypeId::timestamp_tz), "2000-01-01 02:00:00+02").value<int64_t>(0), 946684800000000);
+  EXPECT_EQ(parse(type(TypeId::timestamp_tz), "-infinity").value<int64_t>(0), INT64_MIN);
+  model::Column iv = parse(type(TypeId::interval), "P1Y-2M3DT-4H5M6.5S");
+  int32_t months, days;
+  int64_t nanos;
+  std::memcpy(&months, iv.fixed_bytes(0, 16), 4);
+  std::memcpy(&days, iv.fixed_bytes(0, 16) + 4, 4);
+  std::memcpy(&nanos, iv.fixed_bytes(0, 16) + 8, 8);
+  EXPECT_EQ(months, 10);
+  EXPECT_EQ(days, 3);
+  EXPECT_EQ(nanos, -4 * 3600000000000LL + 5 * 60000000000LL + 6500000000LL);
+  model::Column u = parse(type(TypeId::uuid), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+  EXPECT_EQ(u.fixed_bytes(0, 16)[0], 0xa0);
+  EXPECT_EQ(u.fixed_bytes(0, 16)[15], 0x11);
+  EXPECT_EQ(parse(type(TypeId::unknown), "{1,2}").bytes(0), "{1,2}");
+  EXPECT_THROW(parse(type(TypeId::int32), "12x"), Error);
+  EXPECT_THROW(parse(type(TypeId::date), "2024-13-01"), Error);
+}
+
+std::string be16(uint16_t v) { return {static_cast<char>(v >> 8), static_cast<char>(v & 0xff)}; }
+std::string be32(uint32_t v) { return be16(static_cast<uint16_t>(v >> 16)) + be16(static_cast<uint16_t>(v)); }
+std::string be64(uint64_t v) { return be32(static_cast<uint32_t>(v >> 32)) + be32(static_cast<uint32_t>(v)); }
+std::string cstr(const std::string &s) { return s + std::string(1, '\0'); }
+std::string text(const std::string &s) { return "t" + be32(static_cast<uint32_t>(s.size())) + s; }
+
+TEST(PostgresPgoutput, DecodesEveryMessageKind) {
+  using pgoutput::Kind;
+  auto begin = pgoutput::decode("B" + be64(0x100) + be64(5) + be32(77));
+  EXPECT_EQ(begin.kind, Kind::begin);
+  EXPECT_EQ(begin.lsn, 0x100u);
+  EXPECT_EQ(begin.xid, 77u);
+  auto rel = pgoutput::decode("R" + be32(16384) + cstr("public") + cstr("t") + "d" + be16(2) + std::string(1, '\1') +
+                              cstr("id") + be32(23) + be32(0xffffffff) + std::string(1, '\0') + cstr("v") + be32(25) +
+                              be32(0xffffffff));
+  ASSERT_EQ(rel.kind, Kind::relation);
+  EXPECT_EQ(rel.rel.name, "t");
+  ASSERT_EQ(rel.rel.columns.size(), 2u);
+  EXPECT_TRUE(rel.rel.columns[0].key);
+  EXPECT_EQ(rel.rel.columns[1].type_oid, 25u);
+  auto ins = pgoutput::decode("I" + be32(16384) + "N" + be16(2) + text("1") + "n");
+  EXPECT_EQ(ins.new_tuple.values[0].data, "1");
+  EXPECT_EQ(ins.new_tuple.values[1].kind, 'n');
+  auto upd = pgoutput::decode("U" + be32(16384) + "K" + be16(2) + text("1") + "n" + "N" + be16(2) + text("2") + "u");
+  EXPECT_TRUE(upd.has_old);
+  EXPECT_EQ(upd.old_kind, 'K');
+  EXPECT_EQ(upd.new_tuple.values[1].kind, 'u');
+  auto del = pgoutput::decode("D" + be32(16384) + "O" + be16(2) + text("2") + text("x"));
+  EXPECT_EQ(del.old_tuple.values[1].data, "x");
+  auto trunc = pgoutput::decode("T" + be32(2) + std::string(1, '\1') + be32(1) + be32(2));
+  EXPECT_TRUE(trunc.truncate_cascade);
+  EXPECT_EQ(trunc.truncated.size(), 2u);
+  auto commit = pgoutput::decode("C" + std::string(1, '\0') + be64(0x100) + be64(0x180) + be64(9));
+  EXPECT_EQ(commit.lsn, 0x180u);
+  EXPECT_THROW(pgoutput::decode("I" + be32(1) + "N" + be16(3) + text("1")), Error);  // truncated
+  EXPECT_EQ(pgoutput::lsn_to_string(pgoutput::lsn_from_string("16/B374D848")), "16/B374D848");
+}
+
+// Collects what a stream emits until `done` holds (or times out).
+struct Collected {
+  std::vector<std::shared_ptr<model::Batch>> batches;
+  std::vector<model::SchemaChange> changes;
+};
+
+Collected stream_until(PostgresChangeStream &s, const std::string &from,
+                       const std::function<bool(const Collected &)> &done) {
+  Collected c;
+  model::CancelToken cancel;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::thread stopper([&] {
+    while (!done(c) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    cancel.cancel();
+  });
+  try {
+    s.stream(
+        from, 1000,
+        [&](std::shared_ptr<model::Batch> b) {
+          c.batches.push_back(std::move(b));
+          return true;
+        },
+        [&](const model::SchemaChange &ch) { c.changes.push_back(ch); }, cancel);
+  } catch (...) {
+    deadline = std::chrono::steady_clock::now();
+    stopper.join();
+    throw;
+  }
+  stopper.join();
+  return c;
+}
+
+int commits(const Collected &c) {
+  int n = 0;
+  for (const auto &b : c.batches) n += !b->position.stream.empty();
+  return n;
+}
+
+TEST(PostgresCdc, StreamsInsertsUpdatesDeletesWithPositionsAndSchemaChanges) {
+  test::pg::ScratchDb db("cdc_stream");
+  db.exec("CREATE TABLE t (id int PRIMARY KEY, v text, big text)");
+  db.exec("ALTER TABLE t ALTER COLUMN big SET STORAGE EXTERNAL");  // TOASTed without compression
+  Connection conn(db.params());
+  ensure_publication(conn, "pub_t", {"public.t"});
+  ConnParams rp = db.params();
+  rp.replication = true;
+  auto repl = std::make_unique<Connection>(rp);
+  SlotInfo slot = ensure_slot(*repl, conn, "ds_test_slot_" + std::to_string(::getpid()), false);
+  ASSERT_TRUE(slot.created);
+  ASSERT_FALSE(slot.consistent_point.empty());
+  struct DropSlot {
+    Connection &c;
+    std::string s;
+    ~DropSlot() {
+      try {
+        drop_slot_and_publication(c, s, "pub_t");
+      } catch (...) {
+      }
+    }
+  } drop{conn, slot.name};
+
+  db.exec(
+      "BEGIN; INSERT INTO t VALUES (1, 'a', 'small'), (2, 'b', NULL); UPDATE t SET v = 'a2' WHERE id = 1;"
+      " UPDATE t SET id = 3 WHERE id = 2; DELETE FROM t WHERE id = 1; COMMIT;");
+  db.exec("INSERT INTO t VALUES (4, 'd', repeat('y', 5000))");
+  db.exec("UPDATE t SET v = 'd2' WHERE id = 4");  // big is TOASTed and unchanged: not sent
+  db.exec("ALTER TABLE t ADD COLUMN n numeric(10,2)");
+  db.exec("INSERT INTO t VALUES (5, 'e', NULL, 1.50)");
+  {
+    PostgresChangeStream s(db.params(), slot.name, "pub_t", nullptr);
+    Collected c = stream_until(s, slot.consistent_point, [](const Collected &x) { return commits(x) >= 4; });
+    ASSERT_EQ(commits(c), 4);
+    // First transaction: +I 1, +I 2, +U 1, -D 2 (key changed), +U 3, -D 1 — one batch, commit position on it.
+    const auto &first = *c.batches[0];
+    ASSERT_EQ(first.num_rows, 6);
+    std::vector<model::Op> ops;
+    for (int64_t r = 0; r < first.num_rows; ++r) ops.push_back(first.op(r));
+    EXPECT_EQ(ops, (std::vector<model::Op>{model::Op::insert, model::Op::insert, model::Op::update_after,
+                                           model::Op::remove, model::Op::update_after, model::Op::remove}));
+    EXPECT_EQ(first.columns[0].value<int32_t>(3), 2);  // the old key
+    EXPECT_EQ(first.columns[0].value<int32_t>(4), 3);
+    EXPECT_EQ(first.columns[2].bytes(0), "small");
+    EXPECT_FALSE(first.position.value.empty());
+    EXPECT_FALSE(first.transaction_open);
+    // The update of row 4 without its unchanged TOASTed column.
+    bool partial = false;
+    for (const auto &b : c.batches)
+      if (b->schema && b->schema->columns.size() == 2 && b->num_rows == 1) partial = true;
+    EXPECT_TRUE(partial);
+    ASSERT_EQ(c.changes.size(), 1u);
+    EXPECT_EQ(c.changes[0].kind, model::SchemaChangeKind::add_column);
+    EXPECT_EQ(c.changes[0].column, "n");
+    EXPECT_EQ(model::to_string(c.changes[0].new_type), "decimal(10,2)");
+    // Positions grow.
+    std::string last;
+    for (const auto &b : c.batches) {
+      if (b->position.stream.empty()) continue;
+      EXPECT_GT(pgoutput::lsn_from_string(b->position.value), last.empty() ? 0 : pgoutput::lsn_from_string(last));
+      last = b->position.value;
+    }
+    // Resuming after the second transaction streams only the last two.
+    std::string second;
+    int k = 0;
+    for (const auto &b : c.batches)
+      if (!b->position.stream.empty() && ++k == 2) second = b->position.value;
+    PostgresChangeStream again(db.params(), slot.name, "pub_t", nullptr);
+    Collected rest = stream_until(again, second, [](const Collected &x) { return commits(x) >= 2; });
+    EXPECT_EQ(commits(rest), 2);
+    again.acknowledge(last);
+  }
+  // The acknowledged position reached the server.
+  EXPECT_NE(db.scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + slot.name + "'"),
+            slot.consistent_point);
+}
+
+TEST(PostgresCdc, MissingPrivilegesAndSettingsAreClearErrors) {
+  test::pg::ScratchDb db("cdc_errors");
+  db.exec("CREATE TABLE t (id int PRIMARY KEY)");
+  test::pg::RawConn admin;
+  const std::string role = "ds_norepl_" + std::to_string(::getpid());
+  admin.exec("DROP ROLE IF EXISTS " + role + "; CREATE ROLE " + role + " LOGIN PASSWORD 'pw' NOREPLICATION");
+  struct DropRole {
+    std::string r;
+    ~DropRole() {
+      try {
+        test::pg::RawConn().exec("DROP ROLE IF EXISTS " + r);
+      } catch (...) {
+      }
+    }
+  } cleanup{role};
+  ConnParams p = db.params();
+  p.user = role;
+  p.password = "pw";
+  Connection conn(p);
+  try {
+    ensure_publication(conn, "pub_x", {"public.t"});
+    FAIL() << "a role without REPLICATION cannot stream";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Code::auth);
+    EXPECT_NE(std::string(e.what()).find("ALTER ROLE"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace ds::connectors::postgres
