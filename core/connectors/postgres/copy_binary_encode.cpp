@@ -262,7 +262,7 @@ EncodeColumn bind_column(const model::Column &column, const model::DataType &typ
   // Fixed-width and offset buffers are indexed from the slice's start; a
   // bitmap (bool values, validity) keeps the bit offset.
   if (column.offset != 0 && model::layout_of(type.id) != model::Layout::bitmap) {
-    if (c.offsets)
+    if (column.offsets)
       c.offsets += column.offset;
     else if (c.values)
       c.values += column.offset * model::fixed_width(type.id);
