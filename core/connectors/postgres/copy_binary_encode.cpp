@@ -16,12 +16,25 @@ __extension__ typedef unsigned __int128 uint128;
 constexpr int64_t kEpochShiftDays = 10957;
 constexpr int64_t kEpochShiftMicros = kEpochShiftDays * 86400LL * 1000000LL;
 
-// The most bytes one non-variable field takes, length word included: a
-// numeric of 39 significant digits spans at most 11 base-10000 groups
-// (8 + 2 * 11 after the length); the rest are at most 4 + 16.
-constexpr size_t kMaxFixedField = 4 + 8 + 2 * 12;
+// The most bytes one numeric takes, length word included: 39 significant
+// digits (2^128 has 39) span at most 11 base-10000 groups.
+constexpr size_t kMaxNumeric = 4 + 8 + 2 * 11;
 
 constexpr uint32_t kPow10[] = {1, 10, 100, 1000, 10000};
+
+// u % d and u / d for d = 10, 100 or 1000, as multiplications: a constant
+// divisor the compiler can see, and 64 bits whenever the value fits.
+template <uint32_t D>
+uint32_t divide_small(uint128 &u) {
+  if (u <= std::numeric_limits<uint64_t>::max()) {
+    const uint64_t v = static_cast<uint64_t>(u);
+    u = v / D;
+    return static_cast<uint32_t>(v % D);
+  }
+  const uint32_t r = static_cast<uint32_t>(u % D);
+  u /= D;
+  return r;
+}
 
 [[noreturn]] void out_of_range(const std::string &what, Wire wire) {
   throw Error(Code::data, "value " + what + " does not fit PostgreSQL type " + wire_type_name(wire));
@@ -76,7 +89,7 @@ void push_groups(uint128 u, uint16_t *groups, int &n) {
 // base-10000 digit groups aligned on the decimal point, leading and trailing
 // zero groups dropped, dscale = max(scale, 0).
 __attribute__((noinline)) void put_numeric(CopyBuffer &out, uint128 magnitude, bool negative, int scale) {
-  out.reserve(kMaxFixedField);
+  out.reserve(kMaxNumeric);
   const int dscale = std::max(scale, 0);
   if (magnitude == 0) {
     out.put32(8);
@@ -100,9 +113,10 @@ __attribute__((noinline)) void put_numeric(CopyBuffer &out, uint128 magnitude, b
   uint16_t groups[16];  // least significant first
   int n = 0;
   if (pad != 0) {
-    const uint32_t m = kPow10[4 - pad];
-    groups[n++] = static_cast<uint16_t>(static_cast<uint32_t>(magnitude % m) * kPow10[pad]);
-    magnitude /= m;
+    const uint32_t low = pad == 1   ? divide_small<1000>(magnitude)
+                         : pad == 2 ? divide_small<100>(magnitude)
+                                    : divide_small<10>(magnitude);
+    groups[n++] = static_cast<uint16_t>(low * kPow10[pad]);
   }
   push_groups(magnitude, groups, n);
   const int weight = n - fraction_groups - 1 + extra;

@@ -103,7 +103,7 @@ struct EncodeColumn {
   const uint8_t *validity = nullptr;  // null when every value is valid
   const uint8_t *values = nullptr;
   const int32_t *offsets = nullptr;  // variable-width types
-  int64_t offset = 0;                // Arrow slice offset
+  int64_t offset = 0;                // slice offset, still to apply to bitmaps (validity, bool values)
   model::TypeId type = model::TypeId::string;
   int scale = 0;
   Wire wire = Wire::text;

@@ -93,14 +93,17 @@ TEST(PostgresPgoutput, DecodesEveryMessageKind) {
   ASSERT_EQ(rel.rel.columns.size(), 2u);
   EXPECT_TRUE(rel.rel.columns[0].key);
   EXPECT_EQ(rel.rel.columns[1].type_oid, 25u);
-  auto ins = pgoutput::decode("I" + be32(16384) + "N" + be16(2) + text("1") + "n");
+  const std::string ins_payload = "I" + be32(16384) + "N" + be16(2) + text("1") + "n";  // messages borrow it
+  auto ins = pgoutput::decode(ins_payload);
   EXPECT_EQ(ins.new_tuple.values[0].data, "1");
   EXPECT_EQ(ins.new_tuple.values[1].kind, 'n');
-  auto upd = pgoutput::decode("U" + be32(16384) + "K" + be16(2) + text("1") + "n" + "N" + be16(2) + text("2") + "u");
+  const std::string upd_payload = "U" + be32(16384) + "K" + be16(2) + text("1") + "n" + "N" + be16(2) + text("2") + "u";
+  auto upd = pgoutput::decode(upd_payload);
   EXPECT_TRUE(upd.has_old);
   EXPECT_EQ(upd.old_kind, 'K');
   EXPECT_EQ(upd.new_tuple.values[1].kind, 'u');
-  auto del = pgoutput::decode("D" + be32(16384) + "O" + be16(2) + text("2") + text("x"));
+  const std::string del_payload = "D" + be32(16384) + "O" + be16(2) + text("2") + text("x");
+  auto del = pgoutput::decode(del_payload);
   EXPECT_EQ(del.old_tuple.values[1].data, "x");
   auto trunc = pgoutput::decode("T" + be32(2) + std::string(1, '\1') + be32(1) + be32(2));
   EXPECT_TRUE(trunc.truncate_cascade);
