@@ -46,6 +46,13 @@ def maria(sql: str, database: str = "datasync") -> str:
 
 
 def drop_all():
+    # A stopped pipeline's walsender may take a moment to exit and free its slot.
+    for _ in range(50):
+        psql(f"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = '{SRC}' "
+             "AND active_pid IS NOT NULL")
+        if psql(f"SELECT count(*) FROM pg_replication_slots WHERE database = '{SRC}' AND active") == "0":
+            break
+        time.sleep(0.1)
     psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database IN ('{SRC}')")
     for db in (SRC, DST):
         psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
@@ -99,11 +106,13 @@ def pg_digest(database: str) -> str:
     return psql(DIGEST, database)
 
 
-def wait_for(check, timeout: float = 30.0) -> bool:
+def wait_for(check, timeout: float = 90.0, proc: subprocess.Popen = None) -> bool:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if check():
             return True
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the pipeline exited ({proc.returncode}): {proc.stderr.read()}")
         time.sleep(0.2)
     return check()
 
@@ -120,7 +129,7 @@ def test_snapshot_then_stream_without_gap_or_duplicate(databases, tmp_path):
     proc = start(yaml)
     try:
         assert wait_for(lambda: psql("SELECT to_regclass('public.accounts') IS NOT NULL", DST) == "t"
-                        and pg_digest(DST) == pg_digest(SRC)), proc.stderr
+                        and pg_digest(DST) == pg_digest(SRC), proc=proc)
         psql("BEGIN; INSERT INTO accounts VALUES (5000, 'new', 1.25, NULL);"
              "UPDATE accounts SET balance = balance + 1 WHERE id <= 100;"
              "DELETE FROM accounts WHERE id BETWEEN 101 AND 150;"
