@@ -22,6 +22,10 @@ struct ConnectorContext {
   std::shared_ptr<model::ValueReport> value_report = std::make_shared<model::ValueReport>();
   // schema.evolution: what sinks do with source schema changes (core/schema/naming.hpp).
   std::string evolution = "lenient";
+  // Change streams report lag and retained source log here (the pipeline's metrics).
+  std::shared_ptr<model::ChangeStreamStatus> stream_status = std::make_shared<model::ChangeStreamStatus>();
+  // A warning event for the pipeline's listeners (table may be ""); thread-safe.
+  std::function<void(const std::string &table, const std::string &message)> warn;
 };
 
 using SourceFactory = std::function<std::unique_ptr<model::Source>(const model::Options &, const ConnectorContext &)>;

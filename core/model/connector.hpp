@@ -56,6 +56,17 @@ class SplitReader {
                     const CancelToken &cancel) = 0;
 };
 
+// What a running change stream reports; written by its thread, read by metrics.
+struct ChangeStreamStatus {
+  // Source commit → durable in the sink, of the latest durable transaction;
+  // the age of the oldest transaction emitted but not yet durable when that
+  // is larger. -1 until a transaction is durable.
+  std::atomic<int64_t> lag_ms{-1};
+  // What the source keeps for this stream (WAL retained by a replication
+  // slot), -1 when unknown.
+  std::atomic<int64_t> retained_bytes{-1};
+};
+
 // A source's change log (PostgreSQL logical replication, MariaDB binlog...).
 // One stream per pipeline, read by one thread.
 class ChangeSource {

@@ -68,6 +68,7 @@ std::string MetricsSnapshot::to_json() const {
   field(out, "values_adjusted", values_adjusted);
   field(out, "elapsed_us", elapsed_us);
   field(out, "lag_ms", lag_ms);
+  field(out, "source_retained_bytes", source_retained_bytes);
   field(out, "tables_total", tables_total);
   field(out, "tables_done", tables_done);
   field(out, "rows_estimated", rows_estimated);

@@ -57,8 +57,9 @@ struct MetricsSnapshot {
   int64_t batches = 0, errors = 0, retries = 0;
   int64_t elapsed_us = 0, lag_ms = -1;
   int64_t tables_total = 0, tables_done = 0, rows_estimated = 0;
-  int64_t values_adjusted = 0;  // values written as NULL or clamped under pipeline.invalid_values
-  std::string state;            // "created", "running", "finished", "failed", "cancelled"
+  int64_t source_retained_bytes = -1;  // change capture: source log kept for the stream (a slot's WAL), -1 unknown
+  int64_t values_adjusted = 0;         // values written as NULL or clamped under pipeline.invalid_values
+  std::string state;                   // "created", "running", "finished", "failed", "cancelled"
   std::vector<TableMetrics> tables;
   std::string to_json() const;
 };

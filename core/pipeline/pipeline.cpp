@@ -675,6 +675,10 @@ Pipeline::Pipeline(config::PipelineSpec spec, connectors::ConnectorContext conte
   context_.invalid_values = model::parse_invalid_value_policy(spec_.invalid_values);
   context_.value_report = std::make_shared<model::ValueReport>();
   context_.evolution = spec_.schema.get_string("evolution", "lenient");
+  context_.stream_status = std::make_shared<model::ChangeStreamStatus>();
+  context_.warn = [this](const std::string &table, const std::string &message) {
+    emit({EventKind::warning, table, message, 0});
+  };
 }
 
 Pipeline::~Pipeline() = default;
@@ -808,7 +812,8 @@ MetricsSnapshot Pipeline::metrics() const {
   m.rows_estimated = rows_estimated_.load();
   int64_t start = start_us_.load(), end = end_us_.load();
   m.elapsed_us = start == 0 ? 0 : (end ? end : now_us()) - start;
-  m.lag_ms = -1;
+  m.lag_ms = context_.stream_status->lag_ms.load();
+  m.source_retained_bytes = context_.stream_status->retained_bytes.load();
   m.values_adjusted = context_.value_report->total();
   m.state = state_name(state_.load());
   return m;

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "connectors/postgres/catalog.hpp"
+#include "connectors/postgres/stream_spool.hpp"
 #include "connectors/postgres/text_values.hpp"
 #include "model/error.hpp"
 
@@ -110,12 +111,11 @@ struct PostgresChangeStream::Table {
   std::string display;  // "schema.table"
 };
 
-PostgresChangeStream::PostgresChangeStream(ConnParams params, std::string slot, std::string publication,
+PostgresChangeStream::PostgresChangeStream(ConnParams params, ChangeStreamOptions options,
                                            std::unique_ptr<Connection> replication)
-    : params_(std::move(params)),
-      slot_(std::move(slot)),
-      publication_(std::move(publication)),
-      repl_(std::move(replication)) {}
+    : params_(std::move(params)), options_(std::move(options)), repl_(std::move(replication)) {
+  if (!options_.status) options_.status = std::make_shared<model::ChangeStreamStatus>();
+}
 
 PostgresChangeStream::~PostgresChangeStream() = default;
 
@@ -125,6 +125,14 @@ void PostgresChangeStream::acknowledge(const std::string &position) {
   uint64_t seen = acknowledged_.load();
   while (lsn > seen && !acknowledged_.compare_exchange_weak(seen, lsn)) {
   }
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  int64_t committed_at = -1;
+  while (!pending_commits_.empty() && pending_commits_.front().first <= lsn) {
+    committed_at = pending_commits_.front().second;
+    pending_commits_.pop_front();
+  }
+  if (committed_at >= 0)
+    options_.status->lag_ms.store(std::max<int64_t>(0, (now_unix_us() - kPgEpochUnixUs - committed_at) / 1000));
 }
 
 void PostgresChangeStream::send_status(uint64_t lsn, bool reply_requested) {
@@ -139,14 +147,56 @@ void PostgresChangeStream::send_status(uint64_t lsn, bool reply_requested) {
     throw repl_->error(nullptr);
 }
 
-PostgresChangeStream::Table &PostgresChangeStream::table_for(
-    const pgoutput::Relation &rel, const std::function<void(const model::SchemaChange &)> &notify) {
+Connection &PostgresChangeStream::catalog() {
   if (!catalog_ || !catalog_->ok()) {
     ConnParams p = params_;
     p.replication = false;
     p.application_name += " cdc catalog";
     catalog_ = std::make_unique<Connection>(p);
   }
+  return *catalog_;
+}
+
+void PostgresChangeStream::check_retained_wal() {
+  constexpr int64_t kEveryUs = 10000000;
+  const int64_t now = now_unix_us();
+  if (now - last_wal_check_us_ < kEveryUs) return;
+  last_wal_check_us_ = now;
+  {
+    // The age of the oldest transaction not yet durable counts as lag too.
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    if (!pending_commits_.empty()) {
+      const int64_t age = (now - kPgEpochUnixUs - pending_commits_.front().second) / 1000;
+      if (age > options_.status->lag_ms.load()) options_.status->lag_ms.store(age);
+    }
+  }
+  int64_t retained = -1;
+  try {
+    Result r = catalog().exec_params(
+        "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint FROM pg_replication_slots "
+        "WHERE slot_name = $1",
+        {options_.slot});
+    if (r.rows() == 1) retained = r.int_value(0, 0);
+  } catch (const Error &) {
+    return;  // a metric is not worth failing the stream for; the stream's own connection reports real trouble
+  }
+  options_.status->retained_bytes.store(retained);
+  const int64_t limit = options_.retained_wal_warning;
+  if (limit > 0 && retained > limit && !warned_retained_) {
+    warned_retained_ = true;
+    if (options_.warn)
+      options_.warn("", "replication slot \"" + options_.slot + "\" holds " + std::to_string(retained >> 20) +
+                            " MiB of WAL on " + params_.host + ":" + std::to_string(params_.port) +
+                            " (source.retained_wal_warning is " + std::to_string(limit >> 20) +
+                            " MiB): the sink is behind, or the pipeline was stopped for long; " +
+                            "`datasync cleanup` drops the slot if it is no longer needed");
+  } else if (retained >= 0 && retained < limit / 2) {
+    warned_retained_ = false;
+  }
+}
+
+PostgresChangeStream::Table &PostgresChangeStream::table_for(
+    const pgoutput::Relation &rel, const std::function<void(const model::SchemaChange &)> &notify) {
   auto schema = std::make_shared<model::TableSchema>();
   schema->id = model::TableId{"", rel.schema.empty() ? "pg_catalog" : rel.schema, rel.name};
   schema->source_dialect = "postgres";
@@ -155,7 +205,7 @@ PostgresChangeStream::Table &PostgresChangeStream::table_for(
     auto found = types_.find(key);
     if (found == types_.end()) {
       // Domains resolve to their base type, as the snapshot reader's catalog does.
-      Result t = catalog_->exec_params(
+      Result t = catalog().exec_params(
           "WITH RECURSIVE d AS (SELECT oid, typname, typtype, typbasetype, typtypmod, 0 AS depth FROM pg_type "
           "WHERE oid = $1::oid UNION ALL SELECT b.oid, b.typname, b.typtype, b.typbasetype, b.typtypmod, d.depth + 1 "
           "FROM d JOIN pg_type b ON b.oid = d.typbasetype WHERE d.typtype = 'd') "
@@ -164,7 +214,7 @@ PostgresChangeStream::Table &PostgresChangeStream::table_for(
           {std::to_string(rc.type_oid), std::to_string(rc.typmod)});
       if (t.rows() != 1)
         throw Error(Code::schema, "type oid " + std::to_string(rc.type_oid) + " of column " + rc.name + " is unknown",
-                    catalog_->context());
+                    catalog().context());
       const std::string base = t.value(0, 0);
       found = types_
                   .emplace(key, map_type(base, static_cast<int>(t.int_value(0, 1)),
@@ -227,9 +277,19 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
   }
   const uint64_t resume_lsn = resume_after.empty() ? 0 : pgoutput::lsn_from_string(resume_after);
   acknowledge(resume_after);
-  const std::string start = "START_REPLICATION SLOT " + quote_identifier(slot_) + " LOGICAL " +
-                            pgoutput::lsn_to_string(resume_lsn) + " (proto_version '1', publication_names " +
-                            quote_literal(quote_identifier(publication_)) + ")";
+  {
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    pending_commits_.clear();  // emitted before a reconnect: emitted again if not durable
+  }
+  // The walsender decodes with its own session's setting: how much of a
+  // transaction it keeps in memory before streaming (or spilling) it.
+  if (!options_.decoding_work_mem.empty())
+    repl_->exec("SET logical_decoding_work_mem = " + quote_literal(options_.decoding_work_mem));
+  const bool streaming = options_.streaming && PQserverVersion(repl_->raw()) >= 140000;
+  const std::string start = "START_REPLICATION SLOT " + quote_identifier(options_.slot) + " LOGICAL " +
+                            pgoutput::lsn_to_string(resume_lsn) + " (proto_version '" +
+                            (streaming ? "2', streaming 'on'" : "1'") + ", publication_names " +
+                            quote_literal(quote_identifier(options_.publication)) + ")";
   {
     Result r(PQexec(repl_->raw(), start.c_str()));
     if (r.status() != PGRES_COPY_BOTH) {
@@ -240,8 +300,8 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
                     repl_->context(), true);
       if (e.code() == Code::not_found || std::string(e.what()).find("does not exist") != std::string::npos)
         throw Error(Code::not_found,
-                    std::string(e.what()) + " — the replication slot \"" + slot_ + "\" or publication \"" +
-                        publication_ + "\" is gone; run the pipeline with --fresh to create them again",
+                    std::string(e.what()) + " — the replication slot \"" + options_.slot + "\" or publication \"" +
+                        options_.publication + "\" is gone; run the pipeline with --fresh to create them again",
                     repl_->context());
       throw e;
     }
@@ -266,6 +326,14 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
     if (!batch) return;
     batch->transaction_open = transaction_open;
     if (!emit(batch)) stopped = true;
+  };
+  auto commit_transaction = [&](uint64_t end_lsn, int64_t commit_time) {
+    {
+      std::lock_guard<std::mutex> lock(pending_mutex_);
+      pending_commits_.emplace_back(end_lsn, commit_time);
+    }
+    flush(false, model::Position{stream_name(), pgoutput::lsn_to_string(end_lsn), false});
+    last_emitted = end_lsn;
   };
   auto builder_for = [&](Table &t) -> model::BatchBuilder & {
     if (current != &t || !builder || builder->num_rows() >= batch_rows) {
@@ -303,63 +371,19 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
         return true;
     return false;
   };
+  auto table_of = [&](const pgoutput::Message &m) -> Table & {
+    auto found = tables_.find(m.relation);
+    if (found == tables_.end())
+      throw Error(Code::data,
+                  "a change of relation oid " + std::to_string(m.relation) + " came before its Relation message",
+                  repl_->context());
+    return *found->second;
+  };
 
-  int64_t last_status = 0;
-  uint64_t server_wal_end = 0;
-  PGconn *raw = repl_->raw();
-  while (!stopped && !cancel.cancelled()) {
-    char *buf = nullptr;
-    const int n = PQgetCopyData(raw, &buf, 1);
-    if (n == 0) {
-      // Nothing buffered: report progress, then wait for the socket (briefly, to notice cancel).
-      const uint64_t acked = acknowledged_.load();
-      const int64_t now = now_unix_us();
-      if (now - last_status >= kStatusIntervalUs) {
-        // With nothing in flight, the server's WAL end is as good as durable:
-        // nothing of ours lies before it, and reporting it lets the slot free WAL.
-        const bool idle = !in_txn && acked >= last_emitted;
-        send_status(idle ? std::max(acked, server_wal_end) : acked);
-        last_status = now;
-      }
-      pollfd pfd{PQsocket(raw), POLLIN, 0};
-      ::poll(&pfd, 1, 100);
-      if (PQconsumeInput(raw) == 0) throw repl_->error(nullptr);
-      continue;
-    }
-    if (n == -1) {
-      Result end(PQgetResult(raw));
-      throw Error(Code::connection, "the server ended the replication stream", repl_->context(), true);
-    }
-    if (n < 0) throw repl_->error(nullptr);
-    std::unique_ptr<char, decltype(&PQfreemem)> owner(buf, PQfreemem);
-    if (buf[0] == 'k' && n >= 18) {
-      server_wal_end = std::max(server_wal_end, get_u64(buf + 1));
-      if (buf[17]) {
-        const uint64_t acked = acknowledged_.load();
-        send_status(!in_txn && acked >= last_emitted ? std::max(acked, server_wal_end) : acked);
-        last_status = now_unix_us();
-      }
-      continue;
-    }
-    if (buf[0] != 'w' || n < 25) continue;
-    server_wal_end = std::max(server_wal_end, get_u64(buf + 9));
-    pgoutput::Message m = pgoutput::decode(std::string_view(buf + 25, static_cast<size_t>(n - 25)));
+  // A change, relation or truncate of the transaction being applied (live,
+  // or replayed from a streamed transaction's spool).
+  auto apply_message = [&](const pgoutput::Message &m) {
     switch (m.kind) {
-      case Kind::begin:
-        in_txn = true;
-        // Already applied (the server restarts from its own, older, confirmed position).
-        skip_txn = m.lsn < resume_lsn;
-        break;
-      case Kind::commit:
-        in_txn = false;
-        if (!skip_txn && m.lsn > last_emitted) {
-          flush(false, model::Position{stream_name(), pgoutput::lsn_to_string(m.lsn), false});
-          last_emitted = m.lsn;
-        } else {
-          builder.reset();
-          current = nullptr;
-        }
-        break;
       case Kind::relation: {
         // A changed table: its pending rows go first, then its schema change.
         if (builder && current && current->rel.oid == m.rel.oid) flush(true, {});
@@ -368,7 +392,7 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
       }
       case Kind::insert: {
         if (skip_txn) break;
-        Table &t = *tables_.at(m.relation);
+        Table &t = table_of(m);
         model::BatchBuilder &b = builder_for(t);
         append_tuple(b, t, m.new_tuple, all_columns(t), false);
         b.end_row(model::Op::insert);
@@ -376,7 +400,7 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
       }
       case Kind::update: {
         if (skip_txn) break;
-        Table &t = *tables_.at(m.relation);
+        Table &t = table_of(m);
         if (key_changed(t, m)) {
           model::BatchBuilder &b = builder_for(t);
           append_tuple(b, t, m.old_tuple, all_columns(t), true);
@@ -412,7 +436,7 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
       }
       case Kind::remove: {
         if (skip_txn) break;
-        Table &t = *tables_.at(m.relation);
+        Table &t = table_of(m);
         model::BatchBuilder &b = builder_for(t);
         append_tuple(b, t, m.old_tuple, all_columns(t), m.old_kind == 'K');
         b.end_row(model::Op::remove);
@@ -432,10 +456,137 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
         }
         break;
       }
-      case Kind::origin:
-      case Kind::type:
-      case Kind::message: break;
+      default: break;  // types, origins, logical messages: nothing to apply
     }
+  };
+
+  // Streamed transactions in progress (protocol 2), by top-level xid.
+  std::map<uint32_t, std::unique_ptr<TransactionSpool>> spools;
+  TransactionSpool *streaming_into = nullptr;  // between stream start and stop
+  int64_t last_status = 0;
+  uint64_t server_wal_end = 0;
+  PGconn *raw = repl_->raw();
+  auto report_progress = [&](bool reply_requested) {
+    // With nothing in flight, the server's WAL end is as good as durable:
+    // nothing of ours lies before it, and reporting it lets the slot free WAL.
+    // A streamed transaction in progress does not count: it commits later,
+    // beyond today's WAL end, so a restart still receives it whole.
+    const uint64_t acked = acknowledged_.load();
+    const bool idle = !in_txn && acked >= last_emitted;
+    send_status(idle ? std::max(acked, server_wal_end) : acked, reply_requested);
+    last_status = now_unix_us();
+  };
+  auto replay_spool = [&](TransactionSpool &spool, uint64_t end_lsn, int64_t commit_time) {
+    in_txn = true;
+    skip_txn = false;
+    int64_t checked = now_unix_us();
+    uint64_t count = 0;
+    spool.replay([&](std::string_view payload) {
+      if (stopped || cancel.cancelled()) return;
+      apply_message(pgoutput::decode(payload, true));
+      // A long replay reads nothing from the server: keep the walsender from
+      // timing us out by reporting (the unchanged durable position) meanwhile.
+      if ((++count & 4095) == 0 && now_unix_us() - checked >= kStatusIntervalUs) {
+        send_status(acknowledged_.load());
+        checked = now_unix_us();
+      }
+    });
+    in_txn = false;
+    if (stopped || cancel.cancelled()) return;
+    commit_transaction(end_lsn, commit_time);
+  };
+
+  while (!stopped && !cancel.cancelled()) {
+    char *buf = nullptr;
+    const int n = PQgetCopyData(raw, &buf, 1);
+    if (n == 0) {
+      // Nothing buffered: report progress, then wait for the socket (briefly, to notice cancel).
+      if (now_unix_us() - last_status >= kStatusIntervalUs) report_progress(false);
+      check_retained_wal();
+      pollfd pfd{PQsocket(raw), POLLIN, 0};
+      ::poll(&pfd, 1, 100);
+      if (PQconsumeInput(raw) == 0) throw repl_->error(nullptr);
+      continue;
+    }
+    if (n == -1) {
+      Result end(PQgetResult(raw));
+      throw Error(Code::connection, "the server ended the replication stream", repl_->context(), true);
+    }
+    if (n < 0) throw repl_->error(nullptr);
+    std::unique_ptr<char, decltype(&PQfreemem)> owner(buf, PQfreemem);
+    if (buf[0] == 'k' && n >= 18) {
+      server_wal_end = std::max(server_wal_end, get_u64(buf + 1));
+      if (buf[17]) report_progress(false);
+      continue;
+    }
+    if (buf[0] != 'w' || n < 25) continue;
+    server_wal_end = std::max(server_wal_end, get_u64(buf + 9));
+    const std::string_view payload(buf + 25, static_cast<size_t>(n - 25));
+    if (streaming_into && payload[0] != static_cast<char>(Kind::stream_stop) &&
+        payload[0] != static_cast<char>(Kind::origin)) {
+      // A chunk of a transaction in progress: kept as it came, decoded at its commit.
+      if (payload.size() < 5) pgoutput::decode(payload, true);  // throws: malformed
+      const auto *x = reinterpret_cast<const unsigned char *>(payload.data() + 1);
+      const uint32_t subxid = (uint32_t{x[0]} << 24) | (uint32_t{x[1]} << 16) | (uint32_t{x[2]} << 8) | x[3];
+      streaming_into->append(subxid, payload);
+      continue;
+    }
+    pgoutput::Message m = pgoutput::decode(payload);
+    switch (m.kind) {
+      case Kind::begin:
+        in_txn = true;
+        // Already applied (the server restarts from its own, older, confirmed position).
+        skip_txn = m.lsn < resume_lsn;
+        break;
+      case Kind::commit:
+        in_txn = false;
+        if (!skip_txn && m.lsn > last_emitted) {
+          commit_transaction(m.lsn, m.commit_time);
+        } else {
+          builder.reset();
+          current = nullptr;
+        }
+        break;
+      case Kind::stream_start: {
+        auto &spool = spools[m.xid];
+        if (!spool && !m.first_segment)
+          throw Error(Code::connection,
+                      "the server resumed streamed transaction xid " + std::to_string(m.xid) +
+                          " past its first chunk; restarting the stream to receive it whole",
+                      repl_->context(), true);
+        if (m.first_segment) spool = std::make_unique<TransactionSpool>(m.xid);
+        streaming_into = spool.get();
+        break;
+      }
+      case Kind::stream_stop: streaming_into = nullptr; break;
+      case Kind::stream_abort: {
+        auto found = spools.find(m.xid);
+        if (found == spools.end()) break;
+        if (m.subxid == m.xid) {
+          spools.erase(found);
+        } else {
+          found->second->abort_subtransaction(m.subxid);
+        }
+        break;
+      }
+      case Kind::stream_commit: {
+        auto found = spools.find(m.xid);
+        std::unique_ptr<TransactionSpool> spool;
+        if (found != spools.end()) {
+          spool = std::move(found->second);
+          spools.erase(found);
+        }
+        if (m.lsn < resume_lsn || m.end_lsn <= last_emitted) break;  // applied before
+        if (spool) {
+          replay_spool(*spool, m.end_lsn, m.commit_time);
+        } else {
+          commit_transaction(m.end_lsn, m.commit_time);
+        }
+        break;
+      }
+      default: apply_message(m); break;
+    }
+    if (!in_txn) check_retained_wal();
   }
   // Everything emitted may not be durable yet: report only what is. Then
   // close the connection: a COPY BOTH stream cannot be restarted on it, and

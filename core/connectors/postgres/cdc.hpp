@@ -16,13 +16,22 @@
 // server: such rows go in a batch without those columns, so the sink's
 // upsert leaves them as they are instead of writing NULL.
 //
+// Large transactions (protocol 2, PostgreSQL 14+): with `streaming` the
+// server sends a transaction bigger than logical_decoding_work_mem in chunks
+// while it runs; they are spooled to a temporary file (stream_spool.hpp) and
+// replayed at its stream commit, so memory stays bounded on both sides and
+// a transaction still reaches the sink whole, in commit order.
+//
 // Schema changes: a Relation message whose columns differ from the last one
 // for that table becomes add_column / drop_column / alter_column_type events
 // (pgoutput carries names only, so a rename looks like a drop and an add).
 #pragma once
 #include <atomic>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -54,12 +63,20 @@ SlotInfo ensure_slot(Connection &replication, Connection &conn, const std::strin
 // Drops the slot and the publication when they exist (datasync cleanup).
 void drop_slot_and_publication(Connection &conn, const std::string &slot, const std::string &publication);
 
+struct ChangeStreamOptions {
+  std::string slot, publication;
+  bool streaming = true;                            // ask for protocol 2 streaming when the server has it (14+)
+  std::string decoding_work_mem;                    // the walsender's logical_decoding_work_mem ("" = the server's)
+  int64_t retained_wal_warning = int64_t{1} << 30;  // warn when the slot holds more WAL (bytes)
+  std::shared_ptr<model::ChangeStreamStatus> status = std::make_shared<model::ChangeStreamStatus>();
+  std::function<void(const std::string &table, const std::string &message)> warn;  // may be empty
+};
+
 class PostgresChangeStream : public model::ChangeSource {
  public:
   // `replication` may be the connection that created the slot (after the
   // snapshot is read), or null to open a new one.
-  PostgresChangeStream(ConnParams params, std::string slot, std::string publication,
-                       std::unique_ptr<Connection> replication);
+  PostgresChangeStream(ConnParams params, ChangeStreamOptions options, std::unique_ptr<Connection> replication);
   ~PostgresChangeStream() override;
 
   void stream(const std::string &resume_after, int64_t batch_rows, const model::BatchEmitter &emit,
@@ -71,14 +88,21 @@ class PostgresChangeStream : public model::ChangeSource {
   struct Table;
   Table &table_for(const pgoutput::Relation &rel, const std::function<void(const model::SchemaChange &)> &notify);
   void send_status(uint64_t lsn, bool reply_requested = false);
+  Connection &catalog();
+  void check_retained_wal();
 
   ConnParams params_;
-  std::string slot_, publication_;
+  ChangeStreamOptions options_;
   std::unique_ptr<Connection> repl_;
   std::unique_ptr<Connection> catalog_;  // type lookups
   std::map<uint32_t, std::unique_ptr<Table>> tables_;
   std::map<std::pair<uint32_t, int32_t>, model::DataType> types_;
   std::atomic<uint64_t> acknowledged_{0};
+  // Commit times (µs since 2000) of transactions emitted and not yet acknowledged, for the lag.
+  std::mutex pending_mutex_;
+  std::deque<std::pair<uint64_t, int64_t>> pending_commits_;
+  int64_t last_wal_check_us_ = 0;
+  bool warned_retained_ = false;
 };
 
 }  // namespace ds::connectors::postgres

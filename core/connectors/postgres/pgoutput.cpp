@@ -77,10 +77,22 @@ Tuple read_tuple(Reader &r) {
 
 }  // namespace
 
-Message decode(std::string_view payload) {
+Message decode(std::string_view payload, bool in_stream) {
   Reader r(payload);
   Message m;
   m.kind = static_cast<Kind>(r.u8());
+  switch (m.kind) {
+    case Kind::relation:
+    case Kind::type:
+    case Kind::insert:
+    case Kind::update:
+    case Kind::remove:
+    case Kind::truncate:
+    case Kind::message:
+      if (in_stream) m.xid = r.u32();
+      break;
+    default: break;
+  }
   switch (m.kind) {
     case Kind::begin:
       m.lsn = r.u64();
@@ -158,6 +170,22 @@ Message decode(std::string_view payload) {
       m.lsn = r.u64();
       r.cstring();
       r.bytes(r.u32());
+      break;
+    case Kind::stream_start:
+      m.xid = r.u32();
+      m.first_segment = r.u8() != 0;
+      break;
+    case Kind::stream_stop: break;
+    case Kind::stream_commit:
+      m.xid = r.u32();
+      r.u8();  // flags
+      m.lsn = r.u64();
+      m.end_lsn = r.u64();
+      m.commit_time = static_cast<int64_t>(r.u64());
+      break;
+    case Kind::stream_abort:
+      m.xid = r.u32();
+      m.subxid = r.u32();
       break;
     default: Reader::fail(std::string("unknown message type '") + static_cast<char>(m.kind) + "'");
   }

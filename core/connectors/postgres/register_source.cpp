@@ -29,6 +29,27 @@ void register_source_type() {
   keys.push_back(key("publication_name", KeyType::string,
                      "Publication streamed by the slot (created for the selected tables when missing; an existing "
                      "one is used as it is). Default: the slot's name."));
+  keys.push_back(key("streaming", KeyType::boolean,
+                     "Change capture: let the server stream large transactions while they run (pgoutput protocol "
+                     "2, PostgreSQL 14+); they are spooled to a temporary file and applied whole at their commit. "
+                     "Off: the server sends each transaction at its commit (spilling big ones to its own disk).",
+                     "true"));
+  {
+    config::KeySpec k = key("decoding_work_mem_kb", KeyType::integer,
+                            "Change capture: the walsender's logical_decoding_work_mem for this stream (kB): how much "
+                            "of a transaction the server decodes in memory before streaming or spilling it. Default: "
+                            "the server's setting.");
+    k.min = 64;
+    keys.push_back(std::move(k));
+  }
+  {
+    config::KeySpec k = key("retained_wal_warning_mb", KeyType::integer,
+                            "Change capture: warn (an event, once per excursion) when the replication slot holds more "
+                            "WAL than this many MiB; the metric source_retained_bytes shows it always. 0 = never warn.",
+                            "1024");
+    k.min = 0;
+    keys.push_back(std::move(k));
+  }
   register_source(
       "postgres",
       "Reads the tables of a PostgreSQL database (one consistent snapshot shared by parallel readers), split into "
@@ -41,6 +62,12 @@ void register_source_type() {
         c.pipeline_name = ctx.pipeline_name.empty() ? "pipeline" : ctx.pipeline_name;
         c.slot_name = o.get_string("slot_name");
         c.publication_name = o.get_string("publication_name");
+        c.stream.streaming = o.get_bool("streaming", true);
+        if (o.has("decoding_work_mem_kb"))
+          c.stream.decoding_work_mem = std::to_string(o.get_int("decoding_work_mem_kb")) + "kB";
+        c.stream.retained_wal_warning = o.get_int("retained_wal_warning_mb", 1024) << 20;
+        c.stream.status = ctx.stream_status;
+        c.stream.warn = ctx.warn;
         return std::make_unique<PostgresSource>(std::move(c));
       });
 }

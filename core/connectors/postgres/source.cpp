@@ -197,7 +197,10 @@ std::unique_ptr<model::ChangeSource> PostgresSource::open_change_stream() {
     snapshot_->id.clear();
   }
   slot_snapshot_.clear();
-  return std::make_unique<PostgresChangeStream>(config_.conn, slot_, publication_, std::move(replication_));
+  ChangeStreamOptions options = config_.stream;
+  options.slot = slot_;
+  options.publication = publication_;
+  return std::make_unique<PostgresChangeStream>(config_.conn, std::move(options), std::move(replication_));
 }
 
 std::vector<model::TableSchemaPtr> PostgresSource::discover(const model::TableSelector &selector) {

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/postgres/cdc.hpp"
 #include "connectors/postgres/connection.hpp"
 #include "model/connector.hpp"
 
@@ -39,6 +40,7 @@ struct SourceConfig {
   std::string pipeline_name;                // names the slot and publication by default
   std::string slot_name;                    // "" = default_slot_name(pipeline_name)
   std::string publication_name;             // "" = the slot's name
+  ChangeStreamOptions stream;               // slot and publication are filled in by prepare_change_capture()
 };
 
 // The exported snapshot shared by the source and its readers.

@@ -6,10 +6,12 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <thread>
 
 #include "connectors/postgres/cdc.hpp"
 #include "connectors/postgres/pgoutput.hpp"
+#include "connectors/postgres/stream_spool.hpp"
 #include "connectors/postgres/text_values.hpp"
 #include "model/error.hpp"
 #include "pg_test_util.hpp"
@@ -114,6 +116,69 @@ TEST(PostgresPgoutput, DecodesEveryMessageKind) {
   EXPECT_EQ(pgoutput::lsn_to_string(pgoutput::lsn_from_string("16/B374D848")), "16/B374D848");
 }
 
+TEST(PostgresPgoutput, DecodesStreamedTransactionMessages) {
+  using pgoutput::Kind;
+  auto start = pgoutput::decode("S" + be32(900) + std::string(1, '\1'));
+  EXPECT_EQ(start.kind, Kind::stream_start);
+  EXPECT_EQ(start.xid, 900u);
+  EXPECT_TRUE(start.first_segment);
+  EXPECT_EQ(pgoutput::decode("E").kind, Kind::stream_stop);
+  // Inside a stream, changes carry their (sub)transaction's xid first.
+  const std::string ins_payload = "I" + be32(901) + be32(16384) + "N" + be16(1) + text("7");
+  auto ins = pgoutput::decode(ins_payload, true);
+  EXPECT_EQ(ins.xid, 901u);
+  EXPECT_EQ(ins.relation, 16384u);
+  EXPECT_EQ(ins.new_tuple.values[0].data, "7");
+  EXPECT_THROW(pgoutput::decode(ins_payload, false), Error);  // read without the stream's xid: not an insert
+  auto rel = pgoutput::decode("R" + be32(900) + be32(16384) + cstr("public") + cstr("t") + "d" + be16(0), true);
+  EXPECT_EQ(rel.rel.oid, 16384u);
+  auto commit = pgoutput::decode("c" + be32(900) + std::string(1, '\0') + be64(0x200) + be64(0x280) + be64(9));
+  EXPECT_EQ(commit.kind, Kind::stream_commit);
+  EXPECT_EQ(commit.xid, 900u);
+  EXPECT_EQ(commit.lsn, 0x200u);
+  EXPECT_EQ(commit.end_lsn, 0x280u);
+  auto abort = pgoutput::decode("A" + be32(900) + be32(905));
+  EXPECT_EQ(abort.kind, Kind::stream_abort);
+  EXPECT_EQ(abort.subxid, 905u);
+}
+
+TEST(PostgresTransactionSpool, ReplaysInOrderAndCutsRolledBackSubtransactions) {
+  TransactionSpool spool(10);
+  std::vector<std::string> want;
+  const std::string big(300000, 'b');  // messages across the spool's 1 MiB write blocks
+  for (int i = 0; i < 8; ++i) {
+    std::string m = "top" + std::to_string(i) + (i % 3 == 0 ? big : "");
+    spool.append(10, m);
+    want.push_back(m);
+  }
+  spool.append(11, "sub11-a");  // ROLLBACK TO SAVEPOINT drops it and what came after it
+  spool.append(12, "sub12-nested");
+  spool.append(11, "sub11-b");
+  spool.abort_subtransaction(11);
+  spool.abort_subtransaction(99);  // wrote nothing: no-op
+  spool.append(13, "sub13-kept");
+  want.emplace_back("sub13-kept");
+  spool.append(10, "top-last");
+  want.emplace_back("top-last");
+  EXPECT_EQ(spool.messages(), want.size());
+  std::vector<std::string> got;
+  spool.replay([&](std::string_view m) { got.emplace_back(m); });
+  EXPECT_EQ(got, want);
+  // Replaying does not disturb appending.
+  spool.append(10, "after");
+  got.clear();
+  spool.replay([&](std::string_view m) { got.emplace_back(m); });
+  EXPECT_EQ(got.size(), want.size() + 1);
+  EXPECT_EQ(got.back(), "after");
+}
+
+ChangeStreamOptions stream_options(const std::string &slot, const std::string &publication) {
+  ChangeStreamOptions o;
+  o.slot = slot;
+  o.publication = publication;
+  return o;
+}
+
 // Collects what a stream emits until `done` holds (or times out).
 struct Collected {
   std::vector<std::shared_ptr<model::Batch>> batches;
@@ -184,7 +249,7 @@ TEST(PostgresCdc, StreamsInsertsUpdatesDeletesWithPositionsAndSchemaChanges) {
   db.exec("ALTER TABLE t ADD COLUMN n numeric(10,2)");
   db.exec("INSERT INTO t VALUES (5, 'e', NULL, 1.50)");
   {
-    PostgresChangeStream s(db.params(), slot.name, "pub_t", nullptr);
+    PostgresChangeStream s(db.params(), stream_options(slot.name, "pub_t"), nullptr);
     Collected c = stream_until(s, slot.consistent_point, [](const Collected &x) { return commits(x) >= 4; });
     ASSERT_EQ(commits(c), 4);
     // First transaction: +I 1, +I 2, +U 1, -D 2 (key changed), +U 3, -D 1 — one batch, commit position on it.
@@ -220,7 +285,7 @@ TEST(PostgresCdc, StreamsInsertsUpdatesDeletesWithPositionsAndSchemaChanges) {
     int k = 0;
     for (const auto &b : c.batches)
       if (!b->position.stream.empty() && ++k == 2) second = b->position.value;
-    PostgresChangeStream again(db.params(), slot.name, "pub_t", nullptr);
+    PostgresChangeStream again(db.params(), stream_options(slot.name, "pub_t"), nullptr);
     Collected rest = stream_until(again, second, [](const Collected &x) { return commits(x) >= 2; });
     EXPECT_EQ(commits(rest), 2);
     again.acknowledge(last);
@@ -228,6 +293,124 @@ TEST(PostgresCdc, StreamsInsertsUpdatesDeletesWithPositionsAndSchemaChanges) {
   // The acknowledged position reached the server.
   EXPECT_NE(db.scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + slot.name + "'"),
             slot.consistent_point);
+}
+
+// Protocol 2: a transaction larger than logical_decoding_work_mem arrives in
+// chunks while it runs, interleaved with others, and still reaches the sink
+// whole, in commit order, without its rolled-back savepoint.
+TEST(PostgresCdc, StreamedLargeTransactionsArriveWholeInCommitOrder) {
+  test::pg::ScratchDb db("cdc_streamed");
+  db.exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  Connection conn(db.params());
+  ensure_publication(conn, "pub_s", {"public.t"});
+  ConnParams rp = db.params();
+  rp.replication = true;
+  auto repl = std::make_unique<Connection>(rp);
+  SlotInfo slot = ensure_slot(*repl, conn, "ds_test_stream_" + std::to_string(::getpid()), false);
+  struct DropSlot {
+    Connection &c;
+    std::string s;
+    ~DropSlot() {
+      try {
+        drop_slot_and_publication(c, s, "pub_s");
+      } catch (...) {
+      }
+    }
+  } drop{conn, slot.name};
+
+  Connection big(db.params());
+  big.exec("BEGIN");
+  big.exec("INSERT INTO t SELECT i, repeat('x', 100) FROM generate_series(1, 10000) i");
+  big.exec("SAVEPOINT s1");
+  big.exec("INSERT INTO t SELECT i, 'rolled back' FROM generate_series(10001, 15000) i");
+  big.exec("ROLLBACK TO SAVEPOINT s1");
+  db.exec("INSERT INTO t VALUES (-1, 'small, committed first')");
+  big.exec("INSERT INTO t SELECT i, 'kept' FROM generate_series(15001, 20000) i");
+  big.exec("COMMIT");
+  big.exec("BEGIN");  // streamed too, then aborted: nothing of it may arrive
+  big.exec("INSERT INTO t SELECT i, 'aborted' FROM generate_series(30001, 50000) i");
+  big.exec("ROLLBACK");
+  db.exec("INSERT INTO t VALUES (-2, 'last')");
+
+  ChangeStreamOptions options = stream_options(slot.name, "pub_s");
+  options.decoding_work_mem = "64kB";
+  PostgresChangeStream s(db.params(), options, nullptr);
+  Collected c = stream_until(s, slot.consistent_point, [](const Collected &x) { return commits(x) >= 3; });
+  ASSERT_EQ(commits(c), 3);
+  // Transactions as committed: the small one, the big one, the last one.
+  std::vector<std::vector<int32_t>> txns(1);
+  for (const auto &b : c.batches) {
+    for (int64_t r = 0; r < b->num_rows; ++r) {
+      EXPECT_EQ(b->op(r), model::Op::insert);
+      txns.back().push_back(b->columns[0].value<int32_t>(r));
+    }
+    if (!b->position.stream.empty())
+      txns.emplace_back();
+    else
+      EXPECT_TRUE(b->transaction_open);
+  }
+  txns.pop_back();
+  ASSERT_EQ(txns.size(), 3u);
+  EXPECT_EQ(txns[0], std::vector<int32_t>{-1});
+  ASSERT_EQ(txns[1].size(), 15000u);
+  EXPECT_EQ(txns[1].front(), 1);
+  EXPECT_EQ(txns[1][9999], 10000);
+  EXPECT_EQ(txns[1][10000], 15001);  // the savepoint's rows are gone
+  EXPECT_EQ(txns[1].back(), 20000);
+  EXPECT_EQ(txns[2], std::vector<int32_t>{-2});
+  // The server did stream (this test would pass without streaming otherwise).
+  EXPECT_NE(db.scalar("SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = '" + slot.name + "'"), "0");
+}
+
+// An idle stream follows the server's WAL end (written by others) so its slot
+// does not hold WAL, and reports what the slot retains, warning past the limit.
+TEST(PostgresCdc, IdleSlotFollowsTheServerAndReportsRetainedWal) {
+  test::pg::ScratchDb db("cdc_idle");
+  test::pg::ScratchDb other("cdc_idle_other");
+  db.exec("CREATE TABLE t (id int PRIMARY KEY)");
+  Connection conn(db.params());
+  ensure_publication(conn, "pub_i", {"public.t"});
+  ConnParams rp = db.params();
+  rp.replication = true;
+  auto repl = std::make_unique<Connection>(rp);
+  SlotInfo slot = ensure_slot(*repl, conn, "ds_test_idle_" + std::to_string(::getpid()), false);
+  struct DropSlot {
+    Connection &c;
+    std::string s;
+    ~DropSlot() {
+      try {
+        drop_slot_and_publication(c, s, "pub_i");
+      } catch (...) {
+      }
+    }
+  } drop{conn, slot.name};
+  // WAL of another database, none of it for this slot's publication.
+  other.exec("CREATE TABLE filler AS SELECT i, repeat('w', 200) AS pad FROM generate_series(1, 20000) i");
+  const std::string written = other.scalar("SELECT pg_current_wal_lsn()");
+
+  ChangeStreamOptions options = stream_options(slot.name, "pub_i");
+  options.retained_wal_warning = 1;  // any retained byte: the warning must come
+  std::vector<std::string> warnings;
+  std::mutex warnings_mutex;
+  options.warn = [&](const std::string &, const std::string &message) {
+    std::lock_guard<std::mutex> lock(warnings_mutex);
+    warnings.push_back(message);
+  };
+  auto status = options.status;
+  PostgresChangeStream s(db.params(), options, nullptr);
+  Connection watcher(db.params());
+  const std::string confirmed_past = "SELECT confirmed_flush_lsn >= '" + written +
+                                     "'::pg_lsn FROM pg_replication_slots WHERE slot_name = '" + slot.name + "'";
+  stream_until(s, slot.consistent_point, [&](const Collected &) {
+    std::lock_guard<std::mutex> lock(warnings_mutex);
+    return !warnings.empty() && watcher.exec(confirmed_past).value(0, 0) == "t";
+  });
+  EXPECT_EQ(watcher.exec(confirmed_past).value(0, 0), "t");
+  EXPECT_GE(status->retained_bytes.load(), 0);
+  std::lock_guard<std::mutex> lock(warnings_mutex);
+  ASSERT_FALSE(warnings.empty());
+  EXPECT_NE(warnings[0].find("holds"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find(slot.name), std::string::npos) << warnings[0];
 }
 
 TEST(PostgresCdc, MissingPrivilegesAndSettingsAreClearErrors) {

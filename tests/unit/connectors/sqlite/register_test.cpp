@@ -59,7 +59,8 @@ TEST(SqliteRegister, KeysAndFactories) {
   sink_spec.type = "sqlite";
   sink_spec.options.set("path", db);
   sink_spec.options.set("journal_mode", "delete");
-  connectors::ConnectorContext ctx{"my_pipeline", ""};
+  connectors::ConnectorContext ctx;
+  ctx.pipeline_name = "my_pipeline";
   auto sink = connectors::create_sink(sink_spec, ctx);
   EXPECT_EQ(sink->describe(), "sqlite path=" + db);
   EXPECT_EQ(sink->max_lanes(), 1);
