@@ -18,6 +18,16 @@ void register_source_type() {
                           "Read tinyint(1) columns as boolean (a value other than 0 or 1 is then an error); false "
                           "reads them as 8-bit integers.",
                           "true"));
+  {
+    config::KeySpec k = key_spec("lock_wait_timeout", KeyType::integer,
+                                 "Seconds FLUSH TABLES WITH READ LOCK may wait for running statements when the "
+                                 "snapshot starts (writes are blocked while it waits); then the copy fails with "
+                                 "DS_ERR_TIMEOUT and is retried.",
+                                 "30");
+    k.min = 1;
+    k.max = 31536000;
+    keys.push_back(std::move(k));
+  }
   register_source(
       "mariadb",
       "Reads the tables of a MariaDB or MySQL database: one consistent snapshot (FLUSH TABLES WITH READ LOCK while "
@@ -29,6 +39,7 @@ void register_source_type() {
         c.tables = o.get_list("tables");
         c.exclude_tables = o.get_list("exclude_tables");
         c.tinyint1_as_boolean = o.get_bool("tinyint1_as_boolean", true);
+        c.lock_wait_timeout = static_cast<int>(o.get_int("lock_wait_timeout", 30));
         c.parallelism = ctx.parallelism;
         c.invalid_values = ctx.invalid_values;
         c.value_report = ctx.value_report;

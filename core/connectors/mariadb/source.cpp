@@ -481,7 +481,7 @@ void MariadbSource::take_snapshot() {
                       " s for running statements to finish (a long query, or a session holding LOCK TABLES) on " +
                       config_.conn.host + ":" + std::to_string(config_.conn.port) +
                       "; writes were blocked meanwhile — run the copy when no long statement is running "
-                      "(SHOW PROCESSLIST shows them)",
+                      "(SHOW PROCESSLIST shows them), or raise source.lock_wait_timeout",
                   coordinator->context(), true);
     if (code != ER_SPECIFIC_ACCESS_DENIED_ERROR && code != ER_ACCESS_DENIED_ERROR) throw;
     // No RELOAD privilege: per-connection snapshots (see the header).

@@ -1019,9 +1019,20 @@ TEST(MariadbSource, ReadLockWaitIsBoundedAndNamesTheCause) {
   db.exec("CREATE TABLE t (id int PRIMARY KEY)");
   RawConn holder(db.name());
   holder.exec("LOCK TABLES t WRITE");  // FLUSH TABLES WITH READ LOCK must wait for it
-  SourceConfig c = config_for(db);
-  c.lock_wait_timeout = 1;
-  MariadbSource src(c);
+  // Through the registry: source.lock_wait_timeout reaches the snapshot.
+  register_builtin_connectors();
+  config::ConnectorSpec spec;
+  spec.type = "mariadb";
+  const ConnParams p = db.params();
+  for (const auto &[k, v] : std::map<std::string, std::string>{{"host", p.host},
+                                                               {"port", std::to_string(p.port)},
+                                                               {"user", p.user},
+                                                               {"password", p.password},
+                                                               {"database", p.database},
+                                                               {"lock_wait_timeout", "1"}})
+    spec.options.set(k, v);
+  auto made = create_source(spec, ConnectorContext{});
+  model::Source &src = *made;
   const auto started = std::chrono::steady_clock::now();
   try {
     src.discover({});
@@ -1030,6 +1041,7 @@ TEST(MariadbSource, ReadLockWaitIsBoundedAndNamesTheCause) {
     EXPECT_EQ(e.code(), Code::timeout) << e.what();
     EXPECT_NE(std::string(e.what()).find("FLUSH TABLES WITH READ LOCK"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("SHOW PROCESSLIST"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("source.lock_wait_timeout"), std::string::npos) << e.what();
   }
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
   holder.exec("UNLOCK TABLES");
