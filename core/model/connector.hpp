@@ -67,6 +67,16 @@ struct ChangeStreamStatus {
   std::atomic<int64_t> retained_bytes{-1};
 };
 
+// A table's columns as a change stream last delivered them to the sink:
+// (name, to_string(type)) in order. Kept in the checkpoint as "schema:<table>"
+// so a change stream that first sees a table after a snapshot or a restart
+// still knows what changed since.
+using KnownColumns = std::vector<std::pair<std::string, std::string>>;
+KnownColumns known_columns_of(const TableSchema &schema);
+std::string encode_known_columns(const KnownColumns &columns);  // one "name\ttype" line per column
+KnownColumns decode_known_columns(const std::string &text);
+constexpr const char *kKnownColumnsPrefix = "schema:";
+
 // A source's change log (PostgreSQL logical replication, MariaDB binlog...).
 // One stream per pipeline, read by one thread.
 class ChangeSource {
@@ -87,6 +97,11 @@ class ChangeSource {
   // its upstream (standby status update) and release what it keeps for it.
   // Thread-safe; called by the writer after each commit.
   virtual void acknowledge(const std::string &position) = 0;
+  // The columns the sink last received, per source table ("schema.table"):
+  // the stream compares its first sight of a table with them, so a change
+  // made before it (right after the snapshot, or while the pipeline was
+  // stopped) is still reported as a schema change. Called before stream().
+  virtual void set_known_columns(std::map<std::string, KnownColumns> tables) { (void)tables; }
   // The stream name of its positions in the checkpoint ("cdc").
   virtual std::string stream_name() const { return "cdc"; }
 };

@@ -1,6 +1,7 @@
 #include "pipeline/pipeline.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 
 #include "connectors/sqlite/sqlite.hpp"
@@ -60,6 +61,8 @@ struct Pipeline::Run {
     bool end = false;
     std::shared_ptr<const model::SchemaChange> change;  // a schema change to apply between batches
     bool reset = false;  // drop everything staged and uncommitted (the change stream restarts)
+    // A source table's columns from now on, for the checkpoint (model::KnownColumns).
+    std::string known_table, known_columns;
 
     static Envelope of(model::BatchPtr batch, TablePlan *plan) {
       Envelope e;
@@ -93,6 +96,9 @@ struct Pipeline::Run {
   // Change capture: the stream, per-table plans of the stream's reader, and
   // what the lane committed last (where a restarted stream resumes).
   std::unique_ptr<model::ChangeSource> change_stream;
+  std::vector<model::TableSchemaPtr> discovered;  // the snapshot's tables (or the catalog's, for a stream alone)
+  // Source columns added while schema.evolution is ignore, by source table (reader thread).
+  std::map<std::string, std::set<std::string>> ignored_columns;
   std::map<std::string, std::unique_ptr<TablePlan>> cdc_plans;
   std::mutex committed_mutex;
   std::string committed_change_position;
@@ -149,12 +155,17 @@ struct Pipeline::Run {
     if (store && fresh) store->clear();
   }
 
+  model::TableSelector selector() const {
+    model::TableSelector s;
+    s.include = owner.spec_.source.options.get_list("tables");
+    s.exclude = owner.spec_.source.options.get_list("exclude_tables");
+    return s;
+  }
+
   void plan(model::CheckpointState &state) {
     const auto &spec = owner.spec_;
-    model::TableSelector selector;
-    selector.include = spec.source.options.get_list("tables");
-    selector.exclude = spec.source.options.get_list("exclude_tables");
-    auto tables = source->discover(selector);
+    auto tables = source->discover(selector());
+    discovered = tables;
 
     std::vector<std::unique_ptr<HostTransform>> &host = owner.transforms_;
     int parallelism = std::max(1, spec.parallelism);
@@ -434,8 +445,13 @@ struct Pipeline::Run {
           resets_done.fetch_add(1, std::memory_order_release);
           continue;
         }
-        if (env.change) {
-          apply_schema_change(*env.change, *writer, staged, pending, lane_index);
+        if (env.change || !env.known_table.empty()) {
+          if (env.change) apply_schema_change(*env.change, *writer, staged, pending, lane_index);
+          if (!env.known_table.empty()) {
+            // Committed with the next position: the checkpoint's columns match its position.
+            const std::string stream = model::kKnownColumnsPrefix + env.known_table;
+            pending[stream] = model::Position{stream, env.known_columns, false};
+          }
           continue;
         }
         const model::Batch &b = *env.batch;
@@ -502,7 +518,9 @@ struct Pipeline::Run {
     auto found = cdc_plans.find(key);
     if (found != cdc_plans.end() && found->second->source_schema == schema) return *found->second;
     auto plan = std::make_unique<TablePlan>();
-    static_cast<RoutedTable &>(*plan) = route_table(schema, owner.spec_);
+    auto ignored = ignored_columns.find(schema->id.to_string());
+    static_cast<RoutedTable &>(*plan) =
+        route_table(schema, owner.spec_, ignored == ignored_columns.end() ? nullptr : &ignored->second);
     for (auto &t : owner.transforms_)
       if (t->pattern_text.empty() || table_matches(t->pattern, plan->routed_schema->id))
         plan->transforms.push_back(t.get());
@@ -571,12 +589,22 @@ struct Pipeline::Run {
       }
       return push(Envelope::of(out, &plan)) && !stopping();
     };
+    const bool ignore_changes = owner.context_.evolution == "ignore";
     auto on_change = [&](const model::SchemaChange &change) {
-      if (auto routed = routed_change(change)) {
-        Envelope env;
-        env.change = routed;
-        push(env);
+      Envelope env;
+      env.change = routed_change(change);
+      if (ignore_changes) {
+        // The target keeps its columns: an added column's values are left
+        // out, and the checkpoint keeps the columns the target has, so a
+        // restart sees the same change (and ignores it) again.
+        auto &ignored = ignored_columns[change.table.to_string()];
+        if (change.kind == model::SchemaChangeKind::add_column) ignored.insert(change.column);
+        if (change.kind == model::SchemaChangeKind::drop_column) ignored.erase(change.column);
+      } else if (change.schema_after) {
+        env.known_table = change.table.to_string();
+        env.known_columns = model::encode_known_columns(model::known_columns_of(*change.schema_after));
       }
+      if (env.change || !env.known_table.empty()) push(env);
     };
     int attempts = 0;
     for (;;) {
@@ -644,6 +672,27 @@ struct Pipeline::Run {
     pushed[0].store(0);
     std::thread lane([this] { lane_thread(0); });
     try {
+      // The columns the sink has, so a change before the stream's first sight
+      // of a table still counts: the checkpoint's (as of its position), else
+      // the snapshot's (as of the slot's consistent point), else the catalog's
+      // now (a stream without a snapshot starts now).
+      std::map<std::string, model::KnownColumns> known;
+      for (const auto &[stream, stored_position] : state)
+        if (stream.rfind(model::kKnownColumnsPrefix, 0) == 0)
+          known[stream.substr(std::strlen(model::kKnownColumnsPrefix))] =
+              model::decode_known_columns(stored_position.value);
+      if (discovered.empty()) discovered = source->discover(selector());
+      for (const auto &table : discovered) {
+        const std::string name = table->id.to_string();
+        if (known.count(name) != 0) continue;
+        known[name] = model::known_columns_of(*table);
+        Envelope env;
+        env.known_table = name;
+        env.known_columns = model::encode_known_columns(known[name]);
+        lanes[0]->push_unbounded(std::move(env));
+        pushed[0].fetch_add(1, std::memory_order_release);
+      }
+      change_stream->set_known_columns(std::move(known));
       cdc_reader(position);
     } catch (const Error &e) {
       fail(e);

@@ -46,7 +46,8 @@ bool table_matches(const std::regex &pattern, const model::TableId &id) {
          std::regex_match(id.to_string(), pattern);
 }
 
-RoutedTable route_table(const model::TableSchemaPtr &source, const config::PipelineSpec &spec) {
+RoutedTable route_table(const model::TableSchemaPtr &source, const config::PipelineSpec &spec,
+                        const std::set<std::string> *left_out) {
   RoutedTable out;
   out.source_schema = source;
   auto routed = std::make_shared<model::TableSchema>(*source);
@@ -111,7 +112,8 @@ RoutedTable route_table(const model::TableSchemaPtr &source, const config::Pipel
   // The schema section: pruned columns, then target names, then forced types.
   const schema::SchemaOptions options = schema::SchemaOptions::from(spec.schema);
   for (size_t i = projection.size(); i-- > 0;) {
-    if (!options.pruned(source->id, source->columns[static_cast<size_t>(projection[i])].name)) continue;
+    const std::string &name = source->columns[static_cast<size_t>(projection[i])].name;
+    if (!options.pruned(source->id, name) && !(left_out && left_out->count(name) != 0)) continue;
     projection.erase(projection.begin() + static_cast<std::ptrdiff_t>(i));
     names.erase(names.begin() + static_cast<std::ptrdiff_t>(i));
   }

@@ -4,6 +4,7 @@
 #pragma once
 #include <memory>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,10 @@ bool table_matches(const std::regex &pattern, const model::TableId &id);
 // Applies the first matching route and every matching projection transform.
 // Throws ds::Error(config) naming the spec's file:line:col for a projection
 // that names a missing column or leaves no column.
-RoutedTable route_table(const model::TableSchemaPtr &source, const config::PipelineSpec &spec);
+// `left_out`: more source columns the target does not get (added at the
+// source while schema.evolution is ignore).
+RoutedTable route_table(const model::TableSchemaPtr &source, const config::PipelineSpec &spec,
+                        const std::set<std::string> *left_out = nullptr);
 
 // The batch under the routed schema, sharing the source batch's buffers.
 model::BatchPtr apply_route(const std::shared_ptr<model::Batch> &batch, const RoutedTable &table);

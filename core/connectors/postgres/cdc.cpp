@@ -119,6 +119,10 @@ PostgresChangeStream::PostgresChangeStream(ConnParams params, ChangeStreamOption
 
 PostgresChangeStream::~PostgresChangeStream() = default;
 
+void PostgresChangeStream::set_known_columns(std::map<std::string, model::KnownColumns> tables) {
+  known_ = std::move(tables);
+}
+
 void PostgresChangeStream::acknowledge(const std::string &position) {
   if (position.empty()) return;
   const uint64_t lsn = pgoutput::lsn_from_string(position);
@@ -231,31 +235,41 @@ PostgresChangeStream::Table &PostgresChangeStream::table_for(
     schema->columns.push_back(std::move(c));
   }
   auto &slot = tables_[rel.oid];
-  if (slot && notify) {
-    const model::TableSchema &before = *slot->schema;
+  // What the sink has: this stream's last sight of the table, else what the
+  // pipeline knew before the stream started (snapshot or checkpoint).
+  model::KnownColumns before;
+  bool known = false;
+  if (slot) {
+    before = model::known_columns_of(*slot->schema);
+    known = true;
+  } else if (auto k = known_.find(schema->id.to_string()); k != known_.end()) {
+    before = k->second;
+    known = true;
+  }
+  if (known && notify) {
+    auto type_before = [&](const std::string &name) -> const std::string * {
+      for (const auto &[n, t] : before)
+        if (n == name) return &t;
+      return nullptr;
+    };
     for (const auto &c : schema->columns) {
-      int i = before.find_column(c.name);
+      const std::string *old_type = type_before(c.name);
+      if (old_type && *old_type == model::to_string(c.type)) continue;
       model::SchemaChange change;
+      change.kind = old_type ? model::SchemaChangeKind::alter_column_type : model::SchemaChangeKind::add_column;
       change.table = schema->id;
       change.schema_after = schema;
       change.column = c.name;
-      if (i < 0) {
-        change.kind = model::SchemaChangeKind::add_column;
-        change.new_type = c.type;
-        notify(change);
-      } else if (before.columns[static_cast<size_t>(i)].type != c.type) {
-        change.kind = model::SchemaChangeKind::alter_column_type;
-        change.new_type = c.type;
-        notify(change);
-      }
+      change.new_type = c.type;
+      notify(change);
     }
-    for (const auto &c : before.columns) {
-      if (schema->find_column(c.name) >= 0) continue;
+    for (const auto &[name, type] : before) {
+      if (schema->find_column(name) >= 0) continue;
       model::SchemaChange change;
       change.kind = model::SchemaChangeKind::drop_column;
       change.table = schema->id;
       change.schema_after = schema;
-      change.column = c.name;
+      change.column = name;
       notify(change);
     }
   }

@@ -23,8 +23,10 @@
 // a transaction still reaches the sink whole, in commit order.
 //
 // Schema changes: a Relation message whose columns differ from the last one
-// for that table becomes add_column / drop_column / alter_column_type events
-// (pgoutput carries names only, so a rename looks like a drop and an add).
+// for that table (or, at the stream's first sight of it, from the columns the
+// pipeline says the sink has) becomes add_column / drop_column /
+// alter_column_type events (pgoutput carries names only, so a rename looks
+// like a drop and an add).
 #pragma once
 #include <atomic>
 #include <deque>
@@ -83,6 +85,7 @@ class PostgresChangeStream : public model::ChangeSource {
               const std::function<void(const model::SchemaChange &)> &on_schema_change,
               const model::CancelToken &cancel) override;
   void acknowledge(const std::string &position) override;
+  void set_known_columns(std::map<std::string, model::KnownColumns> tables) override;
 
  private:
   struct Table;
@@ -96,6 +99,7 @@ class PostgresChangeStream : public model::ChangeSource {
   std::unique_ptr<Connection> repl_;
   std::unique_ptr<Connection> catalog_;  // type lookups
   std::map<uint32_t, std::unique_ptr<Table>> tables_;
+  std::map<std::string, model::KnownColumns> known_;  // by "schema.table", before the stream's first sight
   std::map<std::pair<uint32_t, int32_t>, model::DataType> types_;
   std::atomic<uint64_t> acknowledged_{0};
   // Commit times (µs since 2000) of transactions emitted and not yet acknowledged, for the lag.
