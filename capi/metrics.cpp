@@ -36,6 +36,9 @@ DS_API int64_t ds_metrics_tables_total(const ds_metrics *m) { return m ? m->snap
 DS_API int64_t ds_metrics_tables_done(const ds_metrics *m) { return m ? m->snapshot.tables_done : 0; }
 DS_API int64_t ds_metrics_rows_estimated(const ds_metrics *m) { return m ? m->snapshot.rows_estimated : 0; }
 DS_API int64_t ds_metrics_values_adjusted(const ds_metrics *m) { return m ? m->snapshot.values_adjusted : 0; }
+DS_API int64_t ds_metrics_source_retained_bytes(const ds_metrics *m) {
+  return m ? m->snapshot.source_retained_bytes : -1;
+}
 DS_API size_t ds_metrics_num_tables(const ds_metrics *m) { return m ? m->snapshot.tables.size() : 0; }
 
 DS_API const char *ds_metrics_table_name(const ds_metrics *m, size_t i) {

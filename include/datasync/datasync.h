@@ -381,7 +381,10 @@ DS_API int64_t ds_metrics_batches(const ds_metrics *m);
 DS_API int64_t ds_metrics_errors(const ds_metrics *m);
 DS_API int64_t ds_metrics_retries(const ds_metrics *m);
 DS_API int64_t ds_metrics_elapsed_us(const ds_metrics *m);
-/** Replication lag in milliseconds, or -1 when not known (snapshot mode). */
+/** Change capture: milliseconds from a source transaction's commit until it was
+ * durable in the sink, for the latest such transaction (or the age of the
+ * oldest one still in flight when larger); -1 when not known (snapshot mode,
+ * or nothing applied yet). */
 DS_API int64_t ds_metrics_lag_ms(const ds_metrics *m);
 DS_API int64_t ds_metrics_tables_total(const ds_metrics *m);
 DS_API int64_t ds_metrics_tables_done(const ds_metrics *m);
@@ -390,6 +393,10 @@ DS_API int64_t ds_metrics_rows_estimated(const ds_metrics *m);
 /* Values written as NULL or clamped under pipeline.invalid_values (each kind is
  * also reported as a DS_EVENT_WARNING naming table and column). @since 0.1 */
 DS_API int64_t ds_metrics_values_adjusted(const ds_metrics *m);
+/* Change capture: bytes of log the source keeps for this pipeline (WAL held by
+ * a PostgreSQL replication slot), -1 when unknown. A DS_EVENT_WARNING comes
+ * when it passes source.retained_wal_warning_mb. @since 0.1 */
+DS_API int64_t ds_metrics_source_retained_bytes(const ds_metrics *m);
 DS_API size_t ds_metrics_num_tables(const ds_metrics *m);
 /** Borrowed, lives as long as m; "" when i is out of range. */
 DS_API const char *ds_metrics_table_name(const ds_metrics *m, size_t i);

@@ -209,6 +209,7 @@ static void test_sqlite_copy(void) {
   CHECK(ds_metrics_num_tables(m) == 2);
   CHECK(ds_metrics_bytes_written(m) > 0);
   CHECK(ds_metrics_lag_ms(m) == -1);
+  CHECK(ds_metrics_source_retained_bytes(m) == -1);
   CHECK_STATUS(DS_OK, ds_metrics_to_json(m, &json, &err), err);
   CHECK(json && strstr(json, "\"rows_written\":20500") != NULL);
   ds_free(json);

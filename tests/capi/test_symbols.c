@@ -53,6 +53,7 @@ int main(void) {
       (any_fn)ds_metrics_tables_done,
       (any_fn)ds_metrics_rows_estimated,
       (any_fn)ds_metrics_values_adjusted,
+      (any_fn)ds_metrics_source_retained_bytes,
       (any_fn)ds_type_mapping_reference,
       (any_fn)ds_pipeline_schema,
       (any_fn)ds_pipeline_cleanup,

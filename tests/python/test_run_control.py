@@ -163,7 +163,8 @@ def test_metrics_fields_and_progress(tmp_path):
     assert before["rows_written"] == 0
     expected = {
         "rows_read", "rows_written", "bytes_read", "bytes_written", "batches", "errors", "retries",
-        "elapsed_us", "lag_ms", "tables_total", "tables_done", "rows_estimated", "values_adjusted", "tables",
+        "elapsed_us", "lag_ms", "tables_total", "tables_done", "rows_estimated", "values_adjusted",
+        "source_retained_bytes", "tables",
     }  # fmt: skip
     assert set(final) == expected
     for key in expected - {"tables"}:

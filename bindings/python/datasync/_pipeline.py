@@ -404,7 +404,9 @@ class Pipeline:
         Keys: rows_read, rows_written, bytes_read, bytes_written, batches,
         errors, retries, elapsed_us, lag_ms (-1 when unknown), tables_total,
         tables_done, rows_estimated (0 when unknown), values_adjusted (values
-        written as NULL or clamped under pipeline.invalid_values), and tables, keyed by
+        written as NULL or clamped under pipeline.invalid_values),
+        source_retained_bytes (change capture: WAL the slot holds, -1 when
+        unknown), and tables, keyed by
         *source* table name (before routing):
         ``{"main.orders": {rows_read, rows_written, bytes_read, bytes_written}}``.
         """

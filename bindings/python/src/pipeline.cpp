@@ -35,6 +35,7 @@ py::dict metrics_dict(const ds_metrics *m) {
   d["tables_done"] = ds_metrics_tables_done(m);
   d["rows_estimated"] = ds_metrics_rows_estimated(m);
   d["values_adjusted"] = ds_metrics_values_adjusted(m);
+  d["source_retained_bytes"] = ds_metrics_source_retained_bytes(m);
   py::dict tables;
   size_t n = ds_metrics_num_tables(m);
   for (size_t i = 0; i < n; ++i) {
