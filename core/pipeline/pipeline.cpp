@@ -17,7 +17,8 @@ int64_t now_us() {
       .count();
 }
 
-constexpr int64_t kPollUs = 20000;  // how often blocked threads re-check stop and failure
+constexpr int64_t kPollUs = 20000;         // how often blocked threads re-check stop and failure
+constexpr int64_t kChangeLingerUs = 1000;  // a change stream's committed transaction waits at most this for company
 // The checkpoint entry holding Source::consistent_position().
 const char *const kSnapshotPositionStream = "source:snapshot_position";
 
@@ -100,6 +101,7 @@ struct Pipeline::Run {
   // Source columns added while schema.evolution is ignore, by source table (reader thread).
   std::map<std::string, std::set<std::string>> ignored_columns;
   std::map<std::string, std::unique_ptr<TablePlan>> cdc_plans;
+  std::vector<std::unique_ptr<TablePlan>> retired_plans;  // replaced by a changed schema (rare), kept for the run
   std::mutex committed_mutex;
   std::string committed_change_position;
   std::atomic<int64_t> resets_done{0};
@@ -423,7 +425,10 @@ struct Pipeline::Run {
           break;
         }
         Envelope env;
-        if (!queue.pop(env, kPollUs)) {
+        // Changes: a closed transaction waiting alone commits within a
+        // millisecond (replication lag); copies wait longer to batch commits.
+        const bool linger = change_stream != nullptr && !open_txn && (!staged.empty() || !pending.empty());
+        if (!queue.pop(env, linger ? kChangeLingerUs : kPollUs)) {
           // Idle: commit at once (low latency when there is little to do).
           if (!open_txn && (!staged.empty() || !pending.empty())) {
             commit(*writer, staged, pending, lane_index);
@@ -516,7 +521,16 @@ struct Pipeline::Run {
     std::string key = schema->id.to_string();
     for (const auto &c : schema->columns) key += '\x1f' + c.name;
     auto found = cdc_plans.find(key);
-    if (found != cdc_plans.end() && found->second->source_schema == schema) return *found->second;
+    if (found != cdc_plans.end()) {
+      // The server re-sends a table's definition after any cache invalidation
+      // (an ANALYZE will do): the same columns keep their plan.
+      const model::TableSchema &known = *found->second->source_schema;
+      if (found->second->source_schema == schema ||
+          (same_columns(known, *schema) && known.primary_key == schema->primary_key))
+        return *found->second;
+      // Envelopes still queued for the lane point at the old plan: it stays alive.
+      retired_plans.push_back(std::move(found->second));
+    }
     auto plan = std::make_unique<TablePlan>();
     auto ignored = ignored_columns.find(schema->id.to_string());
     static_cast<RoutedTable &>(*plan) =

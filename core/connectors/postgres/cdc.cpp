@@ -327,7 +327,17 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
   Table *current = nullptr;
   std::unique_ptr<model::BatchBuilder> builder;
   bool stopped = false;
+  // Under load, a transaction's batch is held open at its commit to take the
+  // next transactions too (whole ones: a batch never ends inside one, and
+  // carries the last commit's position), so the sink applies few large
+  // set-based batches instead of one per source transaction. It is handed
+  // on as soon as nothing more is buffered (idle: no added latency), when it
+  // is full, or when a later transaction must flush mid-way (its commit
+  // position then supersedes the held one).
+  model::Position held;
+  bool holding = false;
   auto flush = [&](bool transaction_open, const model::Position &position) {
+    holding = false;
     std::shared_ptr<model::Batch> batch;
     if (builder && builder->num_rows() > 0) {
       batch = builder->finish(position);
@@ -346,8 +356,13 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
       std::lock_guard<std::mutex> lock(pending_mutex_);
       pending_commits_.emplace_back(end_lsn, commit_time);
     }
-    flush(false, model::Position{stream_name(), pgoutput::lsn_to_string(end_lsn), false});
     last_emitted = end_lsn;
+    held = model::Position{stream_name(), pgoutput::lsn_to_string(end_lsn), false};
+    if (options_.group_transactions && builder && builder->num_rows() > 0 && builder->num_rows() < batch_rows) {
+      holding = true;
+      return;
+    }
+    flush(false, held);
   };
   auto builder_for = [&](Table &t) -> model::BatchBuilder & {
     if (current != &t || !builder || builder->num_rows() >= batch_rows) {
@@ -514,6 +529,7 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
     char *buf = nullptr;
     const int n = PQgetCopyData(raw, &buf, 1);
     if (n == 0) {
+      if (holding) flush(false, held);  // idle: what is held goes at once
       // Nothing buffered: report progress, then wait for the socket (briefly, to notice cancel).
       if (now_unix_us() - last_status >= kStatusIntervalUs) report_progress(false);
       check_retained_wal();

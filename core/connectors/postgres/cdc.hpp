@@ -67,8 +67,9 @@ void drop_slot_and_publication(Connection &conn, const std::string &slot, const 
 
 struct ChangeStreamOptions {
   std::string slot, publication;
-  bool streaming = true;                            // ask for protocol 2 streaming when the server has it (14+)
-  std::string decoding_work_mem;                    // the walsender's logical_decoding_work_mem ("" = the server's)
+  bool streaming = true;           // ask for protocol 2 streaming when the server has it (14+)
+  bool group_transactions = true;  // under load, a batch takes several whole transactions (see stream())
+  std::string decoding_work_mem;   // the walsender's logical_decoding_work_mem ("" = the server's)
   int64_t retained_wal_warning = int64_t{1} << 30;  // warn when the slot holds more WAL (bytes)
   std::shared_ptr<model::ChangeStreamStatus> status = std::make_shared<model::ChangeStreamStatus>();
   std::function<void(const std::string &table, const std::string &message)> warn;  // may be empty
