@@ -101,7 +101,7 @@ class ChangeSource {
   // the stream compares its first sight of a table with them, so a change
   // made before it (right after the snapshot, or while the pipeline was
   // stopped) is still reported as a schema change. Called before stream().
-  virtual void set_known_columns(std::map<std::string, KnownColumns> tables) { (void)tables; }
+  virtual void set_known_columns(const std::map<std::string, KnownColumns> &tables) { (void)tables; }
   // The stream name of its positions in the checkpoint ("cdc").
   virtual std::string stream_name() const { return "cdc"; }
 };

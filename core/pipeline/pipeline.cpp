@@ -706,7 +706,7 @@ struct Pipeline::Run {
         lanes[0]->push_unbounded(std::move(env));
         pushed[0].fetch_add(1, std::memory_order_release);
       }
-      change_stream->set_known_columns(std::move(known));
+      change_stream->set_known_columns(known);
       cdc_reader(position);
     } catch (const Error &e) {
       fail(e);

@@ -119,8 +119,8 @@ PostgresChangeStream::PostgresChangeStream(ConnParams params, ChangeStreamOption
 
 PostgresChangeStream::~PostgresChangeStream() = default;
 
-void PostgresChangeStream::set_known_columns(std::map<std::string, model::KnownColumns> tables) {
-  known_ = std::move(tables);
+void PostgresChangeStream::set_known_columns(const std::map<std::string, model::KnownColumns> &tables) {
+  known_ = tables;
 }
 
 void PostgresChangeStream::acknowledge(const std::string &position) {

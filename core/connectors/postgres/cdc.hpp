@@ -86,7 +86,7 @@ class PostgresChangeStream : public model::ChangeSource {
               const std::function<void(const model::SchemaChange &)> &on_schema_change,
               const model::CancelToken &cancel) override;
   void acknowledge(const std::string &position) override;
-  void set_known_columns(std::map<std::string, model::KnownColumns> tables) override;
+  void set_known_columns(const std::map<std::string, model::KnownColumns> &tables) override;
 
  private:
   struct Table;
