@@ -527,7 +527,12 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
 
   while (!stopped && !cancel.cancelled()) {
     char *buf = nullptr;
-    const int n = PQgetCopyData(raw, &buf, 1);
+    int n = PQgetCopyData(raw, &buf, 1);
+    if (n == 0) {
+      // libpq's buffer is empty; what the socket already holds is not idle.
+      if (PQconsumeInput(raw) == 0) throw repl_->error(nullptr);
+      n = PQgetCopyData(raw, &buf, 1);
+    }
     if (n == 0) {
       if (holding) flush(false, held);  // idle: what is held goes at once
       // Nothing buffered: report progress, then wait for the socket (briefly, to notice cancel).
