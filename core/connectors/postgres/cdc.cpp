@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <utility>
 
 #include "connectors/postgres/catalog.hpp"
 #include "connectors/postgres/stream_spool.hpp"
@@ -289,6 +290,16 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
     p.application_name += " cdc";
     repl_ = std::make_unique<Connection>(p);
   }
+  // Only the first stream of a run checks: later ones resume after their own commits.
+  const std::string created_at = std::exchange(options_.created_at, std::string());
+  if (!created_at.empty() && !resume_after.empty() &&
+      pgoutput::lsn_from_string(resume_after) != pgoutput::lsn_from_string(created_at))
+    throw Error(Code::not_found,
+                "replication slot \"" + options_.slot + "\" was created by this run at " + created_at +
+                    ", but the checkpoint resumes at " + resume_after +
+                    ": the slot it was reading was dropped, and changes committed meanwhile are gone — run the "
+                    "pipeline with --fresh to copy the tables again",
+                params_.context());
   const uint64_t resume_lsn = resume_after.empty() ? 0 : pgoutput::lsn_from_string(resume_after);
   acknowledge(resume_after);
   {
@@ -545,6 +556,17 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
     }
     if (n == -1) {
       Result end(PQgetResult(raw));
+      if (end.status() == PGRES_FATAL_ERROR) {
+        Error e = repl_->error(end.get());
+        const char *state = PQresultErrorField(end.get(), PG_DIAG_SQLSTATE);
+        if (state && std::string(state) == "42704")  // undefined_object: the publication (or slot) is gone
+          throw Error(Code::not_found,
+                      std::string(e.what()) + " — the publication \"" + options_.publication + "\" or slot \"" +
+                          options_.slot + "\" is gone; run the pipeline with --fresh to create them again",
+                      repl_->context());
+        throw Error(Code::connection, std::string("the server ended the replication stream: ") + e.what(),
+                    repl_->context(), true);
+      }
       throw Error(Code::connection, "the server ended the replication stream", repl_->context(), true);
     }
     if (n < 0) throw repl_->error(nullptr);

@@ -70,6 +70,9 @@ struct ChangeStreamOptions {
   bool streaming = true;           // ask for protocol 2 streaming when the server has it (14+)
   bool group_transactions = true;  // under load, a batch takes several whole transactions (see stream())
   std::string decoding_work_mem;   // the walsender's logical_decoding_work_mem ("" = the server's)
+  // The slot was created by this run, at this LSN: a stored position other
+  // than it belongs to a slot that is gone (changes since then are lost).
+  std::string created_at;
   int64_t retained_wal_warning = int64_t{1} << 30;  // warn when the slot holds more WAL (bytes)
   std::shared_ptr<model::ChangeStreamStatus> status = std::make_shared<model::ChangeStreamStatus>();
   std::function<void(const std::string &table, const std::string &message)> warn;  // may be empty

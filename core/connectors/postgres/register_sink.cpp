@@ -3,6 +3,7 @@
 #include "connectors/postgres/register.hpp"
 #include "connectors/postgres/sink.hpp"
 #include "connectors/registry.hpp"
+#include "schema/changelog.hpp"
 
 namespace ds::connectors::postgres {
 namespace {
@@ -25,8 +26,9 @@ void register_sink_type() {
       sink_key("create_tables", KeyType::boolean, "Create missing target tables from the source schema.", "true"));
   keys.push_back(sink_key("write_mode", KeyType::choice,
                           "insert: binary COPY (a duplicate key fails); upsert: INSERT ... ON CONFLICT (primary key) "
-                          "DO UPDATE through a staging table.",
-                          "insert", false, {"insert", "upsert"}));
+                          "DO UPDATE through a staging table; " +
+                              std::string(schema::kChangelogWriteModeDoc),
+                          "insert", false, {"insert", "upsert", "changelog"}));
   keys.push_back(sink_key("checkpoint_schema", KeyType::string,
                           "Schema of the _datasync_checkpoint table in the target database.", "public"));
   register_sink(

@@ -9,6 +9,7 @@
 #include "connectors/postgres/catalog.hpp"
 #include "connectors/postgres/ddl.hpp"
 #include "model/error.hpp"
+#include "schema/changelog.hpp"
 #include "schema/ddl.hpp"
 #include "schema/evolution.hpp"
 
@@ -66,8 +67,9 @@ PostgresSink::PostgresSink(SinkConfig config) {
   context_ = "sink=postgres " + config.params.context();
   if (config.params.user.empty()) throw Error(Code::config, "the postgres sink needs a user", context_);
   if (config.params.database.empty()) throw Error(Code::config, "the postgres sink needs a database", context_);
-  if (config.write_mode != "insert" && config.write_mode != "upsert")
-    throw Error(Code::config, "write_mode '" + config.write_mode + "' is not one of insert, upsert", context_);
+  if (config.write_mode != "insert" && config.write_mode != "upsert" && config.write_mode != "changelog")
+    throw Error(Code::config, "write_mode '" + config.write_mode + "' is not one of insert, upsert, changelog",
+                context_);
   if (config.checkpoint_schema.empty()) config.checkpoint_schema = "public";
   shared_ = std::make_shared<SinkShared>(std::move(config));
 }
@@ -82,7 +84,9 @@ std::string PostgresSink::target_schema(const model::TableId &id) const {
   return id.schema_name.empty() ? "public" : id.schema_name;
 }
 
-void PostgresSink::prepare_table(const model::TableSchema &schema) {
+void PostgresSink::prepare_table(const model::TableSchema &routed) {
+  const model::TableSchemaPtr changelog = changelog_mode() ? schema::changelog_schema(routed) : nullptr;
+  const model::TableSchema &schema = changelog ? *changelog : routed;
   std::lock_guard<std::mutex> lock(shared_->mutex);
   Connection &conn = shared_->connection();
   const std::string ns = target_schema(schema.id);
@@ -132,10 +136,13 @@ void PostgresSink::prepare_table(const model::TableSchema &schema) {
   }
 }
 
-model::TableDdlPlan PostgresSink::plan_table(const model::TableSchema &schema) {
+model::TableDdlPlan PostgresSink::plan_table(const model::TableSchema &routed) {
+  const model::TableSchemaPtr changelog = changelog_mode() ? schema::changelog_schema(routed) : nullptr;
   std::lock_guard<std::mutex> lock(shared_->mutex);
-  return plan_locked(shared_->connection(), schema);
+  return plan_locked(shared_->connection(), changelog ? *changelog : routed);
 }
+
+bool PostgresSink::changelog_mode() const { return shared_->config.write_mode == "changelog"; }
 
 schema::TargetInfo PostgresSink::target_info(Connection &conn, const model::TableId &routed) {
   schema::TargetInfo target;
@@ -151,7 +158,14 @@ schema::TargetInfo PostgresSink::target_info(Connection &conn, const model::Tabl
 }
 
 model::TableDdlPlan PostgresSink::plan_locked(Connection &conn, const model::TableSchema &schema) {
-  return schema::plan_table(schema, target_info(conn, schema.id));
+  model::TableDdlPlan plan = schema::plan_table(schema, target_info(conn, schema.id));
+  // The writers fill in the positions of a source transaction's first
+  // batches at its end, finding them through this (only ever small) index.
+  if (changelog_mode() && !plan.exists)
+    plan.statements.push_back("CREATE INDEX ON " + qualified_name(plan.target.schema_name, plan.target.table_name) +
+                              " (" + quote_identifier(schema::kChangelogSeq) + ") WHERE " +
+                              quote_identifier(schema::kChangelogPosition) + " IS NULL");
+  return plan;
 }
 
 void PostgresSink::run_ddl(Connection &conn, const std::vector<std::string> &statements, const std::string &table) {
@@ -174,7 +188,14 @@ void PostgresSink::apply_plan(const model::TableDdlPlan &plan, bool allow_destru
   if (!statements.empty()) run_ddl(shared_->connection(), statements, plan.target.to_string());
 }
 
-std::string PostgresSink::apply_schema_change(const model::SchemaChange &change) {
+std::string PostgresSink::apply_schema_change(const model::SchemaChange &source_change) {
+  model::SchemaChange change = source_change;
+  if (changelog_mode()) {
+    if (change.kind == model::SchemaChangeKind::truncate_table || change.kind == model::SchemaChangeKind::drop_table)
+      return std::string(model::schema_change_name(change.kind)) +
+             " not applied (write_mode: changelog keeps every change)";
+    if (change.schema_after) change.schema_after = schema::changelog_schema(*change.schema_after);
+  }
   std::lock_guard<std::mutex> lock(shared_->mutex);
   Connection &conn = shared_->connection();
   schema::TargetInfo target = target_info(conn, change.table);
@@ -215,6 +236,7 @@ struct PostgresSinkWriter::TableState {
   // Staging.
   std::string stage;  // pg_temp."_ds_stage_N"
   bool stage_ready = false;
+  bool stage_dirty = false;  // rows since the last commit (ON COMMIT DELETE ROWS empties it)
   std::optional<CopyBinaryEncoder> stage_encoder;
   std::string stage_ddl, stage_copy_sql;
   // The direct COPY into this table is open on the writer's connection. A
@@ -425,9 +447,10 @@ void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch,
   if (!ts.stage_ready) {
     conn.exec(ts.stage_ddl, ts.display);
     ts.stage_ready = true;
-  } else {
+  } else if (ts.stage_dirty) {
     conn.exec("TRUNCATE " + ts.stage, ts.display);
   }
+  ts.stage_dirty = true;
   const bool keyed = changes && !ts.key.empty();
   bool any_delete = false, any_upsert = false;
   const CopyBinaryEncoder &enc = *ts.stage_encoder;
@@ -570,24 +593,47 @@ std::shared_ptr<model::Batch> without_nul(const model::Batch &batch, const SinkC
 void PostgresSinkWriter::write(const model::Batch &input) {
   if (input.num_rows == 0) return;
   std::shared_ptr<model::Batch> cleaned = without_nul(input, config_, context_);
+  if (config_.write_mode == "changelog") cleaned = changelog_.rows_of(cleaned ? *cleaned : input);
   const model::Batch &batch = cleaned ? *cleaned : input;
   bool changes = config_.write_mode == "upsert";
   if (!changes && batch.ops)
     for (int64_t r = 0; r < batch.num_rows && !changes; ++r) changes = batch.op(r) != model::Op::insert;
-  if (TableState *open = open_copy(tables_)) {
-    // The open COPY takes more insert-only rows of the same table and schema.
-    if (!changes && open->schema == batch.schema) return copy_direct(*open, batch);
-    end_copy(*conn_, tables_, buffer_);
+  TableState *ts = open_copy(tables_);
+  // The open COPY takes more insert-only rows of the same table and schema.
+  if (ts && !changes && ts->schema == batch.schema) {
+    copy_direct(*ts, batch);
+  } else {
+    if (ts) end_copy(*conn_, tables_, buffer_);
+    begin();
+    ts = &state_for(batch);
+    if (!changes && ts->all_direct)
+      copy_direct(*ts, batch);
+    else
+      write_staged(*ts, batch, changes);
   }
-  begin();
-  TableState &ts = state_for(batch);
-  if (!changes && ts.all_direct)
-    copy_direct(ts, batch);
-  else
-    write_staged(ts, batch, changes);
+  if (config_.write_mode != "changelog") return;
+  if (batch.position.stream.empty()) {
+    changelog_pending_.insert(ts->qualified);
+  } else {
+    fill_changelog_positions(batch.position.value);
+  }
+}
+
+// The rows of the transaction's earlier batches learn its position.
+void PostgresSinkWriter::fill_changelog_positions(const std::string &position) {
+  if (!changelog_pending_.empty()) {
+    end_copy(*conn_, tables_, buffer_);
+    for (const std::string &table : changelog_pending_)
+      conn_->exec_params("UPDATE " + table + " SET " + quote_identifier(schema::kChangelogPosition) + " = $1 WHERE " +
+                             quote_identifier(schema::kChangelogPosition) + " IS NULL",
+                         {position}, table);
+    changelog_pending_.clear();
+  }
+  changelog_.settle();
 }
 
 void PostgresSinkWriter::commit(const std::vector<model::Position> *positions) {
+  if (conn_ && changelog_.position_pending()) fill_changelog_positions(schema::changelog_commit_position(positions));
   if (conn_) end_copy(*conn_, tables_, buffer_);
   if (positions && !positions->empty()) {
     shared_->ensure_checkpoint_table();
@@ -595,10 +641,16 @@ void PostgresSinkWriter::commit(const std::vector<model::Position> *positions) {
     upsert_checkpoints(*conn_, config_.checkpoint_schema, config_.pipeline_name, *positions);
   }
   if (conn_ && conn_->in_transaction()) conn_->exec("COMMIT");
+  // ON COMMIT DELETE ROWS emptied the stages: the next batch skips a TRUNCATE
+  // (a round trip and a lock, per single-row transaction at low rates).
+  for (auto &t : tables_) t.second->stage_dirty = false;
+  changelog_.end_transaction();
 }
 
 void PostgresSinkWriter::rollback() {
   buffer_.clear();
+  changelog_.end_transaction();
+  changelog_pending_.clear();
   abort_copy(conn_.get(), tables_, "datasync: rolled back");
   if (!conn_) return;
   if (!conn_->ok()) {
@@ -611,7 +663,10 @@ void PostgresSinkWriter::rollback() {
     }
   }
   // Staging tables created in the dropped transaction are gone with it.
-  for (auto &t : tables_) t.second->stage_ready = false;
+  for (auto &t : tables_) {
+    t.second->stage_ready = false;
+    t.second->stage_dirty = false;
+  }
 }
 
 }  // namespace ds::connectors::postgres

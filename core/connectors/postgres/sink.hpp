@@ -5,11 +5,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "connectors/postgres/connection.hpp"
 #include "model/connector.hpp"
 #include "model/value_policy.hpp"
+#include "schema/changelog.hpp"
 #include "schema/ddl.hpp"
 
 namespace ds::connectors::postgres {
@@ -19,7 +21,7 @@ struct SinkConfig {
   std::string schema;         // target schema for every table ("" = the source table's own, "public" when none)
   std::string pipeline_name;  // checkpoint rows written by the writers belong to it
   bool create_tables = true;
-  std::string write_mode = "insert";  // insert, upsert
+  std::string write_mode = "insert";  // insert, upsert, changelog
   std::string checkpoint_schema = "public";
   std::string evolution = "lenient";  // schema.evolution (core/schema/naming.hpp)
   // Text with NUL characters, which PostgreSQL cannot store, follows this policy and is counted here.
@@ -62,6 +64,9 @@ class PostgresSink : public model::Sink {
 
  private:
   model::TableDdlPlan plan_locked(Connection &conn, const model::TableSchema &schema);  // with shared_->mutex held
+  // Tables are change logs (schema/changelog.hpp): planned, created and
+  // checked as the routed schema's changelog_schema().
+  bool changelog_mode() const;
   schema::TargetInfo target_info(Connection &conn, const model::TableId &routed);
   void run_ddl(Connection &conn, const std::vector<std::string> &statements, const std::string &table);
 
@@ -85,6 +90,10 @@ class PostgresSink : public model::Sink {
 //    use OVERRIDING SYSTEM VALUE so identity columns take the source's values.
 //  In insert mode, +I/+U rows of a batch that also has -D/+U rows are upserted
 //  (a change stream's +I may follow an earlier -D of the same key).
+//  In changelog mode every row of every op is appended as an insert with its
+//  op, position and sequence (schema/changelog.hpp); the rows of a source
+//  transaction's batches before its last have a null position until the
+//  last one (or the commit) brings it: then one UPDATE per table sets it.
 class PostgresSinkWriter : public model::SinkWriter {
  public:
   explicit PostgresSinkWriter(std::shared_ptr<SinkShared> shared);
@@ -102,6 +111,7 @@ class PostgresSinkWriter : public model::SinkWriter {
   void begin();
   void copy_direct(TableState &ts, const model::Batch &batch);
   void write_staged(TableState &ts, const model::Batch &batch, bool changes);
+  void fill_changelog_positions(const std::string &position);
 
   std::shared_ptr<SinkShared> shared_;
   const SinkConfig &config_;
@@ -110,6 +120,8 @@ class PostgresSinkWriter : public model::SinkWriter {
   std::map<std::string, std::unique_ptr<TableState>> tables_;  // by "schema"."table"
   int next_stage_ = 0;
   std::string buffer_;  // encoded COPY data not yet sent
+  schema::ChangelogRows changelog_;
+  std::set<std::string> changelog_pending_;  // "schema"."table" with rows waiting for their position
 };
 
 }  // namespace ds::connectors::postgres

@@ -198,6 +198,7 @@ std::unique_ptr<model::ChangeSource> PostgresSource::open_change_stream() {
   }
   slot_snapshot_.clear();
   ChangeStreamOptions options = config_.stream;
+  options.created_at = consistent_point_;
   options.slot = slot_;
   options.publication = publication_;
   return std::make_unique<PostgresChangeStream>(config_.conn, std::move(options), std::move(replication_));

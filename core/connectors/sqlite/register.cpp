@@ -4,6 +4,7 @@
 #include "connectors/sqlite/sink.hpp"
 #include "connectors/sqlite/source.hpp"
 #include "connectors/sqlite/sqlite.hpp"
+#include "schema/changelog.hpp"
 
 namespace ds::connectors::sqlite {
 namespace {
@@ -43,8 +44,9 @@ void register_connector() {
            {"off", "normal", "full"}),
        key("write_mode", KeyType::choice,
            "insert: plain INSERT (a duplicate key fails); upsert: INSERT ... ON CONFLICT(primary key) DO UPDATE "
-           "(INSERT OR REPLACE when the target has no primary key).",
-           "insert", false, {"insert", "upsert"})},
+           "(INSERT OR REPLACE when the target has no primary key); " +
+               std::string(schema::kChangelogWriteModeDoc),
+           "insert", false, {"insert", "upsert", "changelog"})},
       [](const model::Options &o, const ConnectorContext &ctx) -> std::unique_ptr<model::Sink> {
         SinkConfig c;
         c.path = o.get_string("path");

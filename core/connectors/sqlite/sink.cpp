@@ -123,8 +123,9 @@ void configure_connection(const Connection &conn, const SinkConfig &config) {
 SqliteSink::SqliteSink(SinkConfig config) : config_(std::move(config)), context_("sink=sqlite path=" + config_.path) {
   if (config_.path.empty()) throw Error(Code::config, "the sqlite sink needs a path", "sink=sqlite");
   if (!config_.value_report) config_.value_report = std::make_shared<model::ValueReport>();
-  if (config_.write_mode != "insert" && config_.write_mode != "upsert")
-    throw Error(Code::config, "write_mode '" + config_.write_mode + "' is not one of insert, upsert", context_);
+  if (config_.write_mode != "insert" && config_.write_mode != "upsert" && config_.write_mode != "changelog")
+    throw Error(Code::config, "write_mode '" + config_.write_mode + "' is not one of insert, upsert, changelog",
+                context_);
 }
 
 Connection &SqliteSink::connection() {
@@ -137,7 +138,10 @@ Connection &SqliteSink::connection() {
 
 std::string SqliteSink::describe() const { return "sqlite path=" + config_.path; }
 
-void SqliteSink::prepare_table(const model::TableSchema &schema) {
+void SqliteSink::prepare_table(const model::TableSchema &routed) {
+  const model::TableSchemaPtr changelog =
+      config_.write_mode == "changelog" ? schema::changelog_schema(routed) : nullptr;
+  const model::TableSchema &schema = changelog ? *changelog : routed;
   std::lock_guard<std::mutex> lock(mutex_);
   Connection &conn = connection();
   const std::string &name = schema.id.table_name;
@@ -192,9 +196,11 @@ void SqliteSink::prepare_table(const model::TableSchema &schema) {
   }
 }
 
-model::TableDdlPlan SqliteSink::plan_table(const model::TableSchema &schema) {
+model::TableDdlPlan SqliteSink::plan_table(const model::TableSchema &routed) {
+  const model::TableSchemaPtr changelog =
+      config_.write_mode == "changelog" ? schema::changelog_schema(routed) : nullptr;
   std::lock_guard<std::mutex> lock(mutex_);
-  return plan_locked(connection(), schema);
+  return plan_locked(connection(), changelog ? *changelog : routed);
 }
 
 schema::TargetInfo SqliteSink::target_info(Connection &conn, const model::TableId &routed) {
@@ -216,7 +222,14 @@ schema::TargetInfo SqliteSink::target_info(Connection &conn, const model::TableI
 }
 
 model::TableDdlPlan SqliteSink::plan_locked(Connection &conn, const model::TableSchema &schema) {
-  return schema::plan_table(schema, target_info(conn, schema.id));
+  model::TableDdlPlan plan = schema::plan_table(schema, target_info(conn, schema.id));
+  // The writer fills in the positions of a source transaction's first
+  // batches at its end, finding them through this (only ever small) index.
+  if (config_.write_mode == "changelog" && !plan.exists)
+    plan.statements.push_back("CREATE INDEX main." + quote_ident(plan.target.table_name + "__ds_pending") + " ON " +
+                              quote_ident(plan.target.table_name) + " (" + quote_ident(schema::kChangelogSeq) +
+                              ") WHERE " + quote_ident(schema::kChangelogPosition) + " IS NULL");
+  return plan;
 }
 
 void SqliteSink::run_ddl(Connection &conn, const std::vector<std::string> &statements, const std::string &ctx) {
@@ -243,7 +256,14 @@ void SqliteSink::apply_plan(const model::TableDdlPlan &plan, bool allow_destruct
   if (!statements.empty()) run_ddl(connection(), statements, context_ + " table=main." + plan.target.table_name);
 }
 
-std::string SqliteSink::apply_schema_change(const model::SchemaChange &change) {
+std::string SqliteSink::apply_schema_change(const model::SchemaChange &source_change) {
+  model::SchemaChange change = source_change;
+  if (config_.write_mode == "changelog") {
+    if (change.kind == model::SchemaChangeKind::truncate_table || change.kind == model::SchemaChangeKind::drop_table)
+      return std::string(model::schema_change_name(change.kind)) +
+             " not applied (write_mode: changelog keeps every change)";
+    if (change.schema_after) change.schema_after = schema::changelog_schema(*change.schema_after);
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   Connection &conn = connection();
   return schema::apply_change(change, schema::parse_evolution_policy(config_.evolution),
@@ -566,8 +586,11 @@ void SqliteSinkWriter::begin() {
   if (!conn_.in_transaction()) conn_.exec("BEGIN IMMEDIATE", "cannot start a write transaction");
 }
 
-void SqliteSinkWriter::write(const model::Batch &batch) {
-  if (batch.num_rows == 0) return;
+void SqliteSinkWriter::write(const model::Batch &input) {
+  if (input.num_rows == 0) return;
+  const bool changelog = config_.write_mode == "changelog";
+  const std::shared_ptr<model::Batch> rows = changelog ? changelog_.rows_of(input) : nullptr;
+  const model::Batch &batch = rows ? *rows : input;
   TableState &ts = state_for(batch);
   ts.adjusted.clear();  // what a failed write counted is not in the database
   begin();
@@ -642,9 +665,30 @@ void SqliteSinkWriter::write(const model::Batch &batch) {
         config_.value_report->record(ts.display, schema.columns[a.first.first].name, a.first.second, a.second);
     ts.adjusted.clear();
   }
+  if (!changelog) return;
+  if (batch.position.stream.empty()) {
+    changelog_pending_.insert(schema.id.table_name);
+  } else {
+    fill_changelog_positions(batch.position.value);
+  }
+}
+
+// The rows of the transaction's earlier batches learn its position.
+void SqliteSinkWriter::fill_changelog_positions(const std::string &position) {
+  for (const std::string &table : changelog_pending_) {
+    Statement st =
+        conn_.prepare("UPDATE main." + quote_ident(table) + " SET " + quote_ident(schema::kChangelogPosition) +
+                          " = ?1 WHERE " + quote_ident(schema::kChangelogPosition) + " IS NULL",
+                      context_ + " table=main." + table);
+    st.bind(1, position);
+    st.run("cannot set the change log's positions in main." + table);
+  }
+  changelog_pending_.clear();
+  changelog_.settle();
 }
 
 void SqliteSinkWriter::commit(const std::vector<model::Position> *positions) {
+  if (changelog_.position_pending()) fill_changelog_positions(schema::changelog_commit_position(positions));
   if (positions && !positions->empty()) {
     begin();
     if (!checkpoint_ready_) {
@@ -655,9 +699,12 @@ void SqliteSinkWriter::commit(const std::vector<model::Position> *positions) {
     for (const model::Position &p : *positions) upsert_checkpoint(checkpoint_upsert_, config_.pipeline_name, p);
   }
   if (conn_.in_transaction()) conn_.exec("COMMIT", "cannot commit");
+  changelog_.end_transaction();
 }
 
 void SqliteSinkWriter::rollback() {
+  changelog_.end_transaction();
+  changelog_pending_.clear();
   for (auto &t : tables_) {
     t.second->insert.reset();
     if (t.second->upsert) t.second->upsert.reset();

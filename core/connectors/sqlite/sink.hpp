@@ -4,11 +4,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "connectors/sqlite/db.hpp"
 #include "model/connector.hpp"
 #include "model/value_policy.hpp"
+#include "schema/changelog.hpp"
 #include "schema/ddl.hpp"
 
 namespace ds::connectors::sqlite {
@@ -19,7 +21,7 @@ struct SinkConfig {
   bool create_tables = true;
   std::string journal_mode = "wal";    // wal, delete, truncate, memory, off
   std::string synchronous = "normal";  // off, normal, full
-  std::string write_mode = "insert";   // insert, upsert
+  std::string write_mode = "insert";   // insert, upsert, changelog
   int busy_timeout_ms = 10000;
   std::string evolution = "lenient";  // schema.evolution (core/schema/naming.hpp)
   // Values SQLite cannot hold as sent (a NaN, a uint64 beyond INTEGER, a date
@@ -79,6 +81,7 @@ class SqliteSinkWriter : public model::SinkWriter {
  private:
   TableState &state_for(const model::Batch &batch);
   void begin();
+  void fill_changelog_positions(const std::string &position);
 
   SinkConfig config_;
   std::string context_;
@@ -86,6 +89,10 @@ class SqliteSinkWriter : public model::SinkWriter {
   std::map<std::string, std::unique_ptr<TableState>> tables_;  // by lower-case table name
   Statement checkpoint_upsert_;
   bool checkpoint_ready_ = false;  // the table exists and the upsert is prepared
+  // write_mode changelog (schema/changelog.hpp): tables whose rows of this
+  // transaction wait for its position, filled in by one UPDATE each.
+  schema::ChangelogRows changelog_;
+  std::set<std::string> changelog_pending_;
 };
 
 // Applies journal_mode, synchronous (validating both) to a connection.

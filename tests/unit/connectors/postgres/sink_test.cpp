@@ -551,6 +551,81 @@ TEST(PostgresSink, UpdatesAndDeletesGoThroughStaging) {
   EXPECT_EQ(db.scalar("SELECT count(*) FROM public.nokey"), "2");
 }
 
+// write_mode changelog appends every change with its op, position and
+// order; a transaction's first batches learn its position from its last
+// batch, or from the commit when the last batch carried no rows.
+TEST(PostgresSink, ChangelogAppendsEveryChangeWithItsPosition) {
+  test::pg::ScratchDb db("sink_changelog");
+  PostgresSink sink(config_for(db, "changelog"));
+  auto s = kv_schema();
+  sink.prepare_table(*s);
+  // No key: a key changes many times.
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.kv'::regclass"), "0");
+  auto w = sink.open_writer(0);
+  auto open = kv_batch(s, {{1, "a"}, {2, "b"}}, {Op::insert, Op::insert});
+  open->transaction_open = true;
+  w->write(*open);
+  w->write(*kv_batch(s, {{1, "a"}, {1, "A"}, {2, "b"}}, {Op::update_before, Op::update_after, Op::remove},
+                     {"cdc", "0/10", false}));
+  std::vector<model::Position> pos = {{"cdc", "0/10", false}};
+  w->commit(&pos);
+  // A transaction whose last batch is empty (never written): the commit's position.
+  auto second = kv_batch(s, {{3, "c"}}, {Op::insert});
+  second->transaction_open = true;
+  w->write(*second);
+  std::vector<model::Position> pos2 = {{"cdc", "0/20", false}, {"schema:public.kv", "k\tint64", false}};
+  w->commit(&pos2);
+  // Rolled back rows leave nothing, and the next transaction counts from 0 again.
+  auto dropped = kv_batch(s, {{9, "x"}}, {Op::insert});
+  dropped->transaction_open = true;
+  w->write(*dropped);
+  w->rollback();
+  w->write(*kv_batch(s, {{3, "<null>"}}, {Op::remove}, {"cdc", "0/30", false}));
+  w->commit(nullptr);
+  EXPECT_EQ(db.query("SELECT k::text, coalesce(v, 'NULL'), _ds_op, _ds_position, _ds_seq::text FROM public.kv "
+                     "ORDER BY _ds_position, _ds_seq"),
+            (Rows{{"1", "a", "+I", "0/10", "0"},
+                  {"2", "b", "+I", "0/10", "1"},
+                  {"1", "a", "-U", "0/10", "2"},
+                  {"1", "A", "+U", "0/10", "3"},
+                  {"2", "b", "-D", "0/10", "4"},
+                  {"3", "c", "+I", "0/20", "0"},
+                  {"3", "NULL", "-D", "0/30", "0"}}));
+  EXPECT_EQ(db.scalar("SELECT position FROM public._datasync_checkpoint WHERE stream = 'cdc'"), "0/20");
+
+  // An existing change log is checked like any target: its metadata columns must be there.
+  db.exec("CREATE TABLE public.plain (k bigint, v text)");
+  auto plain = table("public", "plain", {col("k", type(TypeId::int64), false), col("v", type(TypeId::string))}, {0});
+  try {
+    sink.prepare_table(*plain);
+    FAIL() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Code::schema);
+    EXPECT_NE(std::string(e.what()).find("_ds_op"), std::string::npos) << e.what();
+  }
+  // Truncates keep the log; other changes reach it.
+  model::SchemaChange truncate;
+  truncate.kind = model::SchemaChangeKind::truncate_table;
+  truncate.table = s->id;
+  truncate.schema_after = s;
+  EXPECT_NE(sink.apply_schema_change(truncate), "");
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM public.kv"), "7");
+  auto wider = table(
+      "public", "kv",
+      {col("k", type(TypeId::int64), false), col("v", type(TypeId::string)), col("w", type(TypeId::int32), false)},
+      {0});
+  model::SchemaChange add;
+  add.kind = model::SchemaChangeKind::add_column;
+  add.table = s->id;
+  add.schema_after = wider;
+  add.column = "w";
+  add.new_type = type(TypeId::int32);
+  EXPECT_EQ(sink.apply_schema_change(add), "");
+  EXPECT_EQ(db.scalar("SELECT attnotnull::text FROM pg_attribute WHERE attrelid = 'public.kv'::regclass AND "
+                      "attname = 'w'"),
+            "false");
+}
+
 TEST(PostgresSink, CheckpointsCommitWithTheDataAndVanishOnRollback) {
   test::pg::ScratchDb db("sink_ckpt");
   PostgresSink sink(config_for(db));
@@ -807,7 +882,7 @@ TEST(PostgresSink, RegistersItsKeys) {
   EXPECT_TRUE(by_name["database"]->required);
   EXPECT_EQ(by_name["port"]->default_value, "5432");
   EXPECT_EQ(by_name["host"]->default_value, "127.0.0.1");
-  EXPECT_EQ(by_name["write_mode"]->choices, (std::vector<std::string>{"insert", "upsert"}));
+  EXPECT_EQ(by_name["write_mode"]->choices, (std::vector<std::string>{"insert", "upsert", "changelog"}));
   EXPECT_EQ(by_name["connect_timeout"]->default_value, "10");
 }
 

@@ -48,7 +48,7 @@ TEST(SqliteRegister, KeysAndFactories) {
   ASSERT_NE(find_key(*snk, "synchronous"), nullptr);
   EXPECT_EQ(find_key(*snk, "synchronous")->default_value, "normal");
   ASSERT_NE(find_key(*snk, "write_mode"), nullptr);
-  EXPECT_EQ(find_key(*snk, "write_mode")->choices, (std::vector<std::string>{"insert", "upsert"}));
+  EXPECT_EQ(find_key(*snk, "write_mode")->choices, (std::vector<std::string>{"insert", "upsert", "changelog"}));
 
   char tmpl[] = "/tmp/ds_sqlite_reg_XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);

@@ -575,6 +575,45 @@ TEST(SqliteSink, OpsUpsertsAndDeletes) {
   up_writer->rollback();
 }
 
+// write_mode changelog appends every change with its op, position and order;
+// a transaction's first batches learn its position at its end.
+TEST(SqliteSink, ChangelogAppendsEveryChangeWithItsPosition) {
+  TempDir dir;
+  std::string dst = dir.file("dst.db");
+  auto schema = make_schema("kv", {{"id", type(TypeId::int64), false}, {"v", type(TypeId::string)}}, {0});
+  SinkConfig config = sink_config(dst);
+  config.write_mode = "changelog";
+  SqliteSink sink(config);
+  sink.prepare_table(*schema);
+  auto writer = sink.open_writer(0);
+  using model::Op;
+  auto open = kv_batch(schema, {{Op::insert, 1, "a"}, {Op::insert, 1, "b"}});
+  open->position = {};
+  open->transaction_open = true;
+  writer->write(*open);
+  writer->write(*kv_batch(schema, {{Op::update_before, 1, "a"}, {Op::update_after, 1, "A"}, {Op::remove, 1, nullptr}}));
+  auto rest = kv_batch(schema, {{Op::insert, 2, "c"}});
+  rest->position = {};
+  rest->transaction_open = true;
+  writer->write(*rest);
+  std::vector<model::Position> positions = {{"cdc", "0/20", false}};
+  writer->commit(&positions);
+  EXPECT_EQ(query(dst, "SELECT id, ifnull(v, 'NULL'), _ds_op, _ds_position, _ds_seq FROM kv ORDER BY rowid"),
+            (std::vector<std::vector<std::string>>{{"1", "a", "+I", "rowid=1", "0"},
+                                                   {"1", "b", "+I", "rowid=1", "1"},
+                                                   {"1", "a", "-U", "rowid=1", "2"},
+                                                   {"1", "A", "+U", "rowid=1", "3"},
+                                                   {"1", "NULL", "-D", "rowid=1", "4"},
+                                                   {"2", "c", "+I", "0/20", "5"}}));
+  EXPECT_EQ(query(dst, "SELECT position FROM _datasync_checkpoint WHERE stream = 'cdc'").at(0).at(0), "0/20");
+  model::SchemaChange truncate;
+  truncate.kind = model::SchemaChangeKind::truncate_table;
+  truncate.table = schema->id;
+  truncate.schema_after = schema;
+  EXPECT_NE(sink.apply_schema_change(truncate), "");
+  EXPECT_EQ(query(dst, "SELECT count(*) FROM kv").at(0).at(0), "6");
+}
+
 TEST(SqliteSink, BusyDatabaseIsARetriableTimeout) {
   TempDir dir;
   std::string dst = dir.file("dst.db");
