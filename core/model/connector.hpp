@@ -16,11 +16,18 @@ namespace ds::model {
 // Cooperative cancellation, checked between batches (never per row).
 class CancelToken {
  public:
+  CancelToken() = default;
+  // Cancelled with `parent` too (which must outlive it), or on its own.
+  explicit CancelToken(const CancelToken *parent) : parent_(parent) {}
   void cancel() noexcept { cancelled_.store(true, std::memory_order_release); }
-  bool cancelled() const noexcept { return cancelled_.load(std::memory_order_acquire); }
+  void reset() noexcept { cancelled_.store(false, std::memory_order_release); }
+  bool cancelled() const noexcept {
+    return cancelled_.load(std::memory_order_acquire) || (parent_ && parent_->cancelled());
+  }
 
  private:
   std::atomic<bool> cancelled_{false};
+  const CancelToken *parent_ = nullptr;
 };
 
 // One independently readable, ordered piece of a table (a key range, a rowid

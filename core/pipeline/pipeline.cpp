@@ -101,7 +101,12 @@ struct Pipeline::Run {
   // Source columns added while schema.evolution is ignore, by source table (reader thread).
   std::map<std::string, std::set<std::string>> ignored_columns;
   std::map<std::string, std::unique_ptr<TablePlan>> cdc_plans;
-  std::vector<std::unique_ptr<TablePlan>> retired_plans;  // replaced by a changed schema (rare), kept for the run
+  std::vector<std::unique_ptr<TablePlan>> retired_plans;
+  // Change capture: the lane's sink lost its connection (a retriable error, kept for the reader).
+  std::atomic<bool> sink_lost{false};
+  model::CancelToken stream_cancel{&cancel};  // declared after `cancel`
+  std::mutex sink_error_mutex;
+  std::unique_ptr<Error> sink_error;  // replaced by a changed schema (rare), kept for the run
   std::mutex committed_mutex;
   std::string committed_change_position;
   std::atomic<int64_t> resets_done{0};
@@ -411,78 +416,105 @@ struct Pipeline::Run {
       }
     };
     const int64_t commit_rows = std::max<int64_t>(owner.spec_.batch_rows * 16, 65536);
-    try {
-      writer = sink->open_writer(lane_index);
-      for (;;) {
-        if (failed.load(std::memory_order_acquire)) break;
-        if (owner.stop_requested_.load(std::memory_order_acquire)) {
-          // Stopping keeps what is staged: rows and positions commit together.
-          settle();
-          break;
-        }
-        if (ending && consumed == pushed[static_cast<size_t>(lane_index)].load(std::memory_order_acquire)) {
-          settle();
-          break;
-        }
-        Envelope env;
-        // Changes: a closed transaction waiting alone commits within a
-        // millisecond (replication lag); copies wait longer to batch commits.
-        const bool linger = change_stream != nullptr && !open_txn && (!staged.empty() || !pending.empty());
-        if (!queue.pop(env, linger ? kChangeLingerUs : kPollUs)) {
-          // Idle: commit at once (low latency when there is little to do).
-          if (!open_txn && (!staged.empty() || !pending.empty())) {
+    // A change stream's sink that lost its connection: what was staged is
+    // gone; envelopes are skipped until the reader restarts the stream from
+    // the committed position (its reset envelope).
+    bool draining = false;
+    for (;;) {
+      try {
+        if (!writer) writer = sink->open_writer(lane_index);
+        for (;;) {
+          if (failed.load(std::memory_order_acquire)) break;
+          if (owner.stop_requested_.load(std::memory_order_acquire)) {
+            // Stopping keeps what is staged: rows and positions commit together.
+            settle();
+            break;
+          }
+          if (ending && consumed == pushed[static_cast<size_t>(lane_index)].load(std::memory_order_acquire)) {
+            settle();
+            break;
+          }
+          Envelope env;
+          // Changes: a closed transaction waiting alone commits within a
+          // millisecond (replication lag); copies wait longer to batch commits.
+          const bool linger = change_stream != nullptr && !open_txn && (!staged.empty() || !pending.empty());
+          if (!queue.pop(env, linger ? kChangeLingerUs : kPollUs)) {
+            // Idle: commit at once (low latency when there is little to do).
+            if (!open_txn && (!staged.empty() || !pending.empty())) {
+              commit(*writer, staged, pending, lane_index);
+              staged_rows = 0;
+            }
+            continue;
+          }
+          if (env.end) {
+            ending = true;
+            continue;
+          }
+          ++consumed;
+          if (draining && !env.reset) continue;
+          if (env.reset) {
+            draining = false;
+            sink_lost.store(false, std::memory_order_release);
+            safe_rollback(*writer);
+            staged.clear();
+            pending.clear();
+            staged_rows = 0;
+            open_txn = false;
+            resets_done.fetch_add(1, std::memory_order_release);
+            continue;
+          }
+          if (env.change || !env.known_table.empty()) {
+            if (env.change) apply_schema_change(*env.change, *writer, staged, pending, lane_index);
+            if (!env.known_table.empty()) {
+              // Committed with the next position: the checkpoint's columns match its position.
+              const std::string stream = model::kKnownColumnsPrefix + env.known_table;
+              pending[stream] = model::Position{stream, env.known_columns, false};
+            }
+            continue;
+          }
+          const model::Batch &b = *env.batch;
+          if (b.num_rows > 0) {
+            ensure_prepared(env.batch->schema, *writer, staged, pending, lane_index);
+            writer->write(b);
+            staged.push_back({env.plan->counters.get(), b.num_rows, b.byte_size()});
+            staged_rows += b.num_rows;
+          }
+          if (!b.position.stream.empty()) pending[b.position.stream] = b.position;
+          open_txn = b.transaction_open;
+          if (!open_txn && (staged_rows >= commit_rows || b.position.stream_done)) {
             commit(*writer, staged, pending, lane_index);
             staged_rows = 0;
           }
-          continue;
         }
-        if (env.end) {
-          ending = true;
-          continue;
-        }
-        ++consumed;
-        if (env.reset) {
-          writer->rollback();
+        if (failed.load() && writer) writer->rollback();
+        return;
+      } catch (const Error &e) {
+        if (writer) safe_rollback(*writer);
+        if (change_stream && e.retriable() && !e.from_host() && !stopping()) {
+          // The reader restarts the stream (with its backoff and retry count)
+          // when it next hands on a batch; the sink reconnects on its next write.
           staged.clear();
           pending.clear();
           staged_rows = 0;
           open_txn = false;
-          resets_done.fetch_add(1, std::memory_order_release);
-          continue;
-        }
-        if (env.change || !env.known_table.empty()) {
-          if (env.change) apply_schema_change(*env.change, *writer, staged, pending, lane_index);
-          if (!env.known_table.empty()) {
-            // Committed with the next position: the checkpoint's columns match its position.
-            const std::string stream = model::kKnownColumnsPrefix + env.known_table;
-            pending[stream] = model::Position{stream, env.known_columns, false};
+          draining = true;
+          {
+            std::lock_guard<std::mutex> lock(sink_error_mutex);
+            sink_error = std::make_unique<Error>(contextual(e, ""));
           }
+          sink_lost.store(true, std::memory_order_release);
+          stream_cancel.cancel();
           continue;
         }
-        const model::Batch &b = *env.batch;
-        if (b.num_rows > 0) {
-          ensure_prepared(env.batch->schema, *writer, staged, pending, lane_index);
-          writer->write(b);
-          staged.push_back({env.plan->counters.get(), b.num_rows, b.byte_size()});
-          staged_rows += b.num_rows;
-        }
-        if (!b.position.stream.empty()) pending[b.position.stream] = b.position;
-        open_txn = b.transaction_open;
-        if (!open_txn && (staged_rows >= commit_rows || b.position.stream_done)) {
-          commit(*writer, staged, pending, lane_index);
-          staged_rows = 0;
-        }
+        fail(contextual(e, ""));
+      } catch (const std::bad_alloc &) {
+        if (writer) safe_rollback(*writer);
+        fail(Error(Code::nomem, "out of memory while writing", where()));
+      } catch (const std::exception &e) {
+        if (writer) safe_rollback(*writer);
+        fail(Error(Code::internal, std::string("unexpected failure while writing: ") + e.what(), where()));
       }
-      if (failed.load() && writer) writer->rollback();
-    } catch (const Error &e) {
-      if (writer) safe_rollback(*writer);
-      fail(contextual(e, ""));
-    } catch (const std::bad_alloc &) {
-      if (writer) safe_rollback(*writer);
-      fail(Error(Code::nomem, "out of memory while writing", where()));
-    } catch (const std::exception &e) {
-      if (writer) safe_rollback(*writer);
-      fail(Error(Code::internal, std::string("unexpected failure while writing: ") + e.what(), where()));
+      return;
     }
   }
 
@@ -589,6 +621,11 @@ struct Pipeline::Run {
       return true;
     };
     auto emit = [&](const std::shared_ptr<model::Batch> &batch) -> bool {
+      if (sink_lost.load(std::memory_order_acquire)) {
+        // The lane's sink lost its connection: restart from the committed position.
+        std::lock_guard<std::mutex> lock(sink_error_mutex);
+        throw Error(*sink_error);
+      }
       owner.batches_.fetch_add(1, std::memory_order_relaxed);
       if (!batch->schema) return push(Envelope::of(batch, nullptr)) && !stopping();  // a commit without rows
       TablePlan &plan = cdc_plan(batch->schema);
@@ -628,7 +665,14 @@ struct Pipeline::Run {
         before = committed_change_position;
       }
       try {
-        change_stream->stream(position, spec.batch_rows, emit, on_change, cancel);
+        // Its own token: the lane ends this attempt when the sink loses its connection.
+        stream_cancel.reset();
+        if (sink_lost.load(std::memory_order_acquire)) stream_cancel.cancel();
+        change_stream->stream(position, spec.batch_rows, emit, on_change, stream_cancel);
+        if (sink_lost.load(std::memory_order_acquire)) {
+          std::lock_guard<std::mutex> lock(sink_error_mutex);
+          throw Error(*sink_error);
+        }
         return;
       } catch (const Error &e) {
         if (!e.retriable() || e.from_host() || stopping())

@@ -335,9 +335,7 @@ def pg_ctl(*args: str) -> subprocess.CompletedProcess:
                           stderr=subprocess.DEVNULL, timeout=120)
 
 
-@pytest.mark.parametrize("sink", ["sqlite", pytest.param("postgres", marks=pytest.mark.xfail(
-    strict=True, reason="a sink connection lost with the restart fails its writer lane: the pipeline retries "
-    "the source only (core/pipeline lane_thread)"))])
+@pytest.mark.parametrize("sink", ["sqlite", "postgres"])
 def test_source_server_restart_is_reconnected(databases, tmp_path, sink):
     yaml = pipeline(tmp_path, sink=sink, mode="cdc", name=f"cdc_restart_{sink}")
     if sink == "sqlite":

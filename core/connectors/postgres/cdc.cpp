@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <exception>
 #include <utility>
 
 #include "connectors/postgres/catalog.hpp"
@@ -290,6 +291,15 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
     p.application_name += " cdc";
     repl_ = std::make_unique<Connection>(p);
   }
+  // Leaving by an exception (ours or the emitter's) abandons the COPY BOTH
+  // stream: the connection cannot start another one, so it closes.
+  struct CloseOnThrow {
+    std::unique_ptr<Connection> &conn;
+    int exceptions = std::uncaught_exceptions();
+    ~CloseOnThrow() {
+      if (std::uncaught_exceptions() > exceptions) conn.reset();
+    }
+  } close_on_throw{repl_};
   // Only the first stream of a run checks: later ones resume after their own commits.
   const std::string created_at = std::exchange(options_.created_at, std::string());
   if (!created_at.empty() && !resume_after.empty() &&
