@@ -42,7 +42,8 @@ const ds::model::Column &checked_cell(const ds_batch *b, size_t col, int64_t row
 const std::string &column_name(const ds_batch *b, size_t col) { return b->batch->schema->columns[col].name; }
 
 ds_batch *wrap(ds::model::BatchPtr batch) {
-  auto *out = new ds_batch{std::move(batch), ""};
+  auto *out = new ds_batch();
+  out->batch = std::move(batch);
   out->table_name = out->batch->schema->id.to_string();
   return out;
 }
@@ -75,7 +76,14 @@ DS_API int32_t ds_batch_op(const ds_batch *b, int64_t row) {
   return static_cast<int32_t>(b->batch->op(row));
 }
 
-DS_API const char *ds_batch_position(const ds_batch *b) { return b ? b->batch->position.value.c_str() : ""; }
+DS_API const char *ds_batch_position(const ds_batch *b) {
+  if (!b) return "";
+  return b->has_commit_position ? b->commit_position.c_str() : b->batch->position.value.c_str();
+}
+
+DS_API int32_t ds_batch_kind(const ds_batch *b) { return b ? b->kind : DS_BATCH_ROWS; }
+
+DS_API const char *ds_batch_schema_change(const ds_batch *b) { return b ? b->schema_change.c_str() : ""; }
 
 DS_API bool ds_batch_is_null(const ds_batch *b, size_t col, int64_t row) {
   if (!b || col >= b->batch->columns.size() || row < 0 || row >= b->batch->num_rows) return true;

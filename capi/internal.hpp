@@ -12,6 +12,7 @@
 #include "config/spec.hpp"
 #include "model/batch.hpp"
 #include "model/error.hpp"
+#include "pipeline/change_stream.hpp"
 #include "pipeline/events.hpp"
 #include "pipeline/pipeline.hpp"
 
@@ -27,7 +28,9 @@ struct ds_config {
 };
 
 struct ds_pipeline {
-  std::unique_ptr<ds::pipeline::Pipeline> impl;
+  // Shared with a change stream, which keeps what it needs of the pipeline
+  // even when the pipeline handle goes first.
+  std::shared_ptr<ds::pipeline::Pipeline> impl;
   std::vector<std::pair<void *, ds_free_fn>> user_data;  // freed exactly once, at destroy
   std::atomic<bool> running{false};
 };
@@ -37,6 +40,17 @@ struct ds_pipeline {
 struct ds_batch {
   ds::model::BatchPtr batch;
   std::string table_name;
+  int32_t kind = DS_BATCH_ROWS;
+  std::string schema_change;  // DS_BATCH_SCHEMA_CHANGE: what changed
+  // A change stream's batch: the position to commit ("" inside a source
+  // transaction), in place of the batch's own.
+  bool has_commit_position = false;
+  std::string commit_position;
+};
+
+struct ds_change_stream {
+  std::unique_ptr<ds::pipeline::ChangeStream> impl;
+  std::string pipeline_name;
 };
 
 struct ds_event {

@@ -25,7 +25,7 @@ ds_pipeline *make_pipeline(ds::config::PipelineSpec spec, const std::string &bas
   ctx.pipeline_name = spec.name;
   ctx.base_dir = base_dir;
   auto *p = new ds_pipeline();
-  p->impl = std::make_unique<ds::pipeline::Pipeline>(std::move(spec), std::move(ctx));
+  p->impl = std::make_shared<ds::pipeline::Pipeline>(std::move(spec), std::move(ctx));
   return p;
 }
 
@@ -40,7 +40,9 @@ struct UserDataGuard {
 };
 
 ds::model::BatchPtr call_transform(ds_transform_fn fn, void *user_data, const ds::model::BatchPtr &in) {
-  ds_batch view{in, in->schema->id.to_string()};
+  ds_batch view;
+  view.batch = in;
+  view.table_name = in->schema->id.to_string();
   ds_batch *out = nullptr;
   ds_error *err = nullptr;
   ds_status status;
@@ -201,7 +203,9 @@ DS_API ds_status ds_pipeline_run_with_options(ds_pipeline *p, const ds_run_optio
       std::memcpy(&o, opts, n);
     }
     if ((o.flags & ~DS_RUN_FRESH) != 0) throw ds::Error(ds::Code::unsupported, "ds_run_options.flags has unknown bits");
-    p->running.store(true);
+    if (p->running.exchange(true))
+      throw ds::Error(ds::Code::state, "the pipeline is running (a run or a change stream)",
+                      "pipeline=" + p->impl->name());
     struct Reset {
       std::atomic<bool> &flag;
       ~Reset() { flag.store(false); }

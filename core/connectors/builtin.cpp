@@ -3,6 +3,7 @@
 
 #include "connectors/discard/discard.hpp"
 #include "connectors/generator/generator.hpp"
+#include "connectors/host/host.hpp"
 #include "connectors/mariadb/mariadb.hpp"
 #include "connectors/postgres/postgres.hpp"
 #include "connectors/registry.hpp"
@@ -18,6 +19,7 @@ void register_builtin_connectors() {
     discard::register_connector();
     postgres::register_connector();
     mariadb::register_connector();
+    host::register_connector();
   });
 }
 

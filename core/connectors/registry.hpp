@@ -13,6 +13,10 @@
 
 namespace ds::connectors {
 
+namespace host {
+class Feed;
+}
+
 struct ConnectorContext {
   std::string pipeline_name;
   std::string base_dir;  // directory of the pipeline file, for relative paths ("" = current directory)
@@ -26,6 +30,9 @@ struct ConnectorContext {
   std::shared_ptr<model::ChangeStreamStatus> stream_status = std::make_shared<model::ChangeStreamStatus>();
   // A warning event for the pipeline's listeners (table may be ""); thread-safe.
   std::function<void(const std::string &table, const std::string &message)> warn;
+  // Where the "host" sink hands batches to a change stream; null when the
+  // pipeline is not read through one.
+  std::shared_ptr<host::Feed> host_feed;
 };
 
 using SourceFactory = std::function<std::unique_ptr<model::Source>(const model::Options &, const ConnectorContext &)>;

@@ -215,6 +215,15 @@ class Sink {
   // running a plan — its destructive statements only when allowed.
   virtual TableDdlPlan plan_table(const TableSchema &schema);
   virtual void apply_plan(const TableDdlPlan &plan, bool allow_destructive);
+
+  // A sink whose consumer commits later than its writers do (the host change
+  // stream) returns true and acknowledges `source` itself once its consumer
+  // committed; the engine then leaves acknowledging to it. Called when the
+  // change stream opens, and with nullptr before the stream is destroyed.
+  virtual bool take_acknowledgement(ChangeSource *source) {
+    (void)source;
+    return false;
+  }
 };
 
 }  // namespace ds::model

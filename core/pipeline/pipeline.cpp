@@ -4,6 +4,7 @@
 #include <cstring>
 #include <thread>
 
+#include "connectors/host/host.hpp"
 #include "connectors/sqlite/sqlite.hpp"
 #include "pipeline/bounded_queue.hpp"
 #include "pipeline/routing.hpp"
@@ -97,16 +98,17 @@ struct Pipeline::Run {
   // Change capture: the stream, per-table plans of the stream's reader, and
   // what the lane committed last (where a restarted stream resumes).
   std::unique_ptr<model::ChangeSource> change_stream;
+  bool sink_acknowledges = false;                 // the sink tells the source what is durable (a host change stream)
   std::vector<model::TableSchemaPtr> discovered;  // the snapshot's tables (or the catalog's, for a stream alone)
   // Source columns added while schema.evolution is ignore, by source table (reader thread).
   std::map<std::string, std::set<std::string>> ignored_columns;
   std::map<std::string, std::unique_ptr<TablePlan>> cdc_plans;
-  std::vector<std::unique_ptr<TablePlan>> retired_plans;
+  std::vector<std::unique_ptr<TablePlan>> retired_plans;  // replaced by a changed schema (rare), kept for the run
   // Change capture: the lane's sink lost its connection (a retriable error, kept for the reader).
   std::atomic<bool> sink_lost{false};
   model::CancelToken stream_cancel{&cancel};  // declared after `cancel`
   std::mutex sink_error_mutex;
-  std::unique_ptr<Error> sink_error;  // replaced by a changed schema (rare), kept for the run
+  std::unique_ptr<Error> sink_error;
   std::mutex committed_mutex;
   std::string committed_change_position;
   std::atomic<int64_t> resets_done{0};
@@ -362,7 +364,7 @@ struct Pipeline::Run {
     if (change_stream) {
       for (const auto &p : positions) {
         if (p.stream != change_stream->stream_name()) continue;
-        change_stream->acknowledge(p.value);
+        if (!sink_acknowledges) change_stream->acknowledge(p.value);
         std::lock_guard<std::mutex> lock(committed_mutex);
         committed_change_position = p.value;
       }
@@ -712,6 +714,17 @@ struct Pipeline::Run {
   // source transaction commits in the sink as one transaction, in order.
   void execute_cdc(const model::CheckpointState &state) {
     change_stream = source->open_change_stream();
+    sink_acknowledges = sink->take_acknowledgement(change_stream.get());
+    struct Detach {  // before change_stream goes, on every path
+      Run &run;
+      ~Detach() {
+        try {
+          if (run.sink_acknowledges) run.sink->take_acknowledgement(nullptr);
+        } catch (...) {
+          // Detaching only takes a lock; nothing here is worth more than the run's own error.
+        }
+      }
+    } detach{*this};
     std::string position;
     auto stored = state.find(change_stream->stream_name());
     if (stored != state.end()) {
@@ -818,11 +831,20 @@ void Pipeline::emit(const Event &event) {
   for (auto &l : listeners_) l(event);
 }
 
+void Pipeline::set_host_feed(std::shared_ptr<connectors::host::Feed> feed) {
+  if (started_.load())
+    throw Error(Code::state, "a change stream opens before the pipeline runs", "pipeline=" + spec_.name);
+  std::lock_guard<std::mutex> lock(cancel_mutex_);  // stop() may read it from another thread
+  context_.host_feed = std::move(feed);
+}
+
 void Pipeline::stop() noexcept {
   stop_requested_.store(true, std::memory_order_release);
   try {
     std::lock_guard<std::mutex> lock(cancel_mutex_);
     if (run_cancel_) run_cancel_->cancel();
+    // A writer waiting for the host to take a batch must not outlive the host.
+    if (context_.host_feed) context_.host_feed->stop();
   } catch (...) {
     // A lock that cannot be taken: readers still see stop_requested_ between batches.
   }

@@ -41,6 +41,12 @@ class Pipeline {
   void stop() noexcept;
   MetricsSnapshot metrics() const;
   const std::string &name() const { return spec_.name; }
+  const config::PipelineSpec &spec() const { return spec_; }
+  const connectors::ConnectorContext &context() const { return context_; }
+  bool started() const { return started_.load(); }
+  // Hands the run's batches to a host change stream (sink type "host",
+  // core/pipeline/change_stream.hpp). Before run() only.
+  void set_host_feed(std::shared_ptr<connectors::host::Feed> feed);
 
   // Schema migration without copying data: for every table the source
   // selects, the sink's DDL plan (as JSON, see schema_plan_json); with

@@ -7,9 +7,9 @@
  *
  * Threading: ds_version_*, ds_status_name, ds_error_*, ds_free, ds_batch_*
  * readers, ds_metrics_* readers and ds_event_* readers are safe from any
- * thread. A ds_config or ds_pipeline is used by one thread at a time, with two
- * exceptions: ds_pipeline_stop() and ds_pipeline_metrics() are safe from any
- * thread at any time, including inside callbacks. ds_batch, ds_error, ds_event
+ * thread. A ds_config, ds_pipeline or ds_change_stream is used by one thread
+ * at a time, with two exceptions: ds_pipeline_stop() and ds_pipeline_metrics()
+ * are safe from any thread at any time, including inside callbacks. ds_batch, ds_error, ds_event
  * and ds_metrics are immutable once handed out. Callbacks run on engine
  * threads (each callback type says which); they must not call run or destroy
  * on their own pipeline, must not block indefinitely (that stalls the whole
@@ -116,6 +116,7 @@ typedef struct ds_batch ds_batch;                   /* a columnar batch of rows 
 typedef struct ds_event ds_event;                   /* a pipeline event */
 typedef struct ds_metrics ds_metrics;               /* a snapshot of a pipeline's counters */
 typedef struct ds_column_builder ds_column_builder; /* builds one new column for a batch */
+typedef struct ds_change_stream ds_change_stream;   /* a pull stream of a pipeline's batches (sink type host) */
 
 /* ---------------------------------------------- Arrow C data interface */
 /* Verbatim from the Arrow specification, under its canonical guards. */
@@ -366,6 +367,109 @@ DS_API ds_status ds_pipeline_cleanup(ds_pipeline *p, char **out_text, ds_error *
 /** The pipeline's name; borrowed, lives as long as p. @since 0.1 */
 DS_API const char *ds_pipeline_name(const ds_pipeline *p);
 
+/* ---------------------------------------------------------- change stream */
+/*
+ * A pull stream of change batches for host code that has no sink of its own
+ * (librdkafka's poll/commit, Debezium's embedded engine). The pipeline's sink
+ * is the host:
+ *
+ *   sink:
+ *     type: host
+ *     checkpoint_path: orders.checkpoint.db   # optional; where commits are kept
+ *   pipeline:
+ *     mode: cdc                               # or snapshot+cdc, or snapshot
+ *
+ * ds_change_stream_open() starts the pipeline on an engine thread; its
+ * batches wait in a bounded queue (pipeline.queue_batches) until the host
+ * takes them with ds_change_stream_next(): a host that does not take them
+ * holds the source back (backpressure), memory stays bounded. The host
+ * records its progress with ds_change_stream_commit(position): the positions
+ * go durably into the checkpoint file and only then to the source (the
+ * PostgreSQL slot frees WAL up to there). A stream opened again on a new
+ * pipeline of the same definition resumes right after the last committed
+ * position: whatever the host committed never comes again, whatever it did
+ * not commit comes again.
+ *
+ * Batches: ds_batch_kind() is DS_BATCH_ROWS (rows of one table, ds_batch_op
+ * per row: snapshot rows are DS_OP_INSERT) or DS_BATCH_SCHEMA_CHANGE (no
+ * rows; the table's columns from now on; ds_batch_schema_change() says what
+ * changed, e.g. "add_column tier" or "truncate_table"; under
+ * schema.evolution ignore only truncations come, under exception the stream
+ * fails at the change). ds_batch_position() is the position to commit: ""
+ * for a batch inside a source transaction — only the last batch of a
+ * transaction carries one, so committing never splits a transaction; one
+ * batch may hold several whole transactions. A DS_BATCH_ROWS batch with zero
+ * rows and table "" is a commit point alone (a transaction or snapshot split
+ * that brought no row, after a schema change or a truncate): commit it like
+ * any other. Change positions are the source's own text (PostgreSQL
+ * "0/16B3F08"); snapshot positions read "<split>@<position>".
+ *
+ * Threads: the stream is used by one thread at a time (next and commit from
+ * the same one, or serialized). ds_pipeline_stop() on its pipeline, from any
+ * thread, makes a waiting next() return the batches already queued and then
+ * DS_ERR_CANCELLED.
+ */
+#define DS_BATCH_ROWS 0          /* rows (possibly none: a commit point) */
+#define DS_BATCH_SCHEMA_CHANGE 1 /* a table's columns changed, or it was truncated */
+
+/** Options for ds_change_stream_open. Begin with struct_size (ds_change_stream_options_init). */
+typedef struct ds_change_stream_options {
+  uint32_t struct_size;
+  uint32_t flags; /* DS_RUN_FRESH: forget the committed positions and start over */
+} ds_change_stream_options;
+#define DS_CHANGE_STREAM_OPTIONS_INIT \
+  { sizeof(ds_change_stream_options), 0 }
+/** Fills *opts with defaults; struct_size is the caller's sizeof. @since 0.1 */
+DS_API ds_status ds_change_stream_options_init(ds_change_stream_options *opts, size_t struct_size);
+
+/**
+ * Opens a change stream over p, whose sink must be of type host (else
+ * DS_ERR_CONFIG) and which has not run (else DS_ERR_STATE); it runs p.
+ * pipeline.checkpoint_store must be sink (the default): the host sink keeps
+ * the committed positions in its checkpoint_path file. opts may be NULL.
+ * Connection and source errors come later, from ds_change_stream_next.
+ * p is borrowed for this call only: the stream keeps what it needs, and
+ * destroying p first stops the stream (next then ends with DS_ERR_CANCELLED).
+ * *out is owned: ds_change_stream_destroy(); NULL on failure. @since 0.1
+ */
+DS_API ds_status ds_change_stream_open(ds_pipeline *p, const ds_change_stream_options *opts, ds_change_stream **out,
+                                       ds_error **err);
+/**
+ * Takes the next batch, waiting up to timeout_ms (0: do not wait; negative:
+ * until one comes). *out is owned: ds_batch_destroy(); it may outlive the
+ * stream and the pipeline. Returns DS_OK with *out == NULL when nothing came
+ * in time, or when the stream has ended (a snapshot-only pipeline copied
+ * everything: ds_change_stream_finished() is then true). When the pipeline
+ * fails (a lost connection after pipeline.max_retries reconnects, a schema
+ * change under evolution exception, ...) the batches before the failure come
+ * first, then its status and a ds_error, and every later call returns the
+ * same. DS_ERR_STATE after ds_change_stream_close. @since 0.1
+ */
+DS_API ds_status ds_change_stream_next(ds_change_stream *s, int32_t timeout_ms, ds_batch **out, ds_error **err);
+/** True once the stream ended (finished, failed, or closed). @since 0.1 */
+DS_API bool ds_change_stream_finished(const ds_change_stream *s);
+/**
+ * Records that the host is done with every batch delivered up to and
+ * including the one that carried `position` (copied; a ds_batch_position
+ * value): the positions go durably into the checkpoint, then the source is
+ * told (the replication slot may free WAL). Positions are committed in
+ * delivery order; a later one covers every earlier one, and committing the
+ * same position again is a no-op. DS_ERR_INVALID_ARGUMENT for "" or a
+ * position this stream has not delivered (or that an earlier commit already
+ * covered); DS_ERR_IO when the checkpoint cannot be written (nothing is
+ * recorded; commit again). Also after the stream ended or was closed.
+ * @since 0.1
+ */
+DS_API ds_status ds_change_stream_commit(ds_change_stream *s, const char *position, ds_error **err);
+/**
+ * Stops the pipeline and waits for its threads; batches not yet taken are
+ * dropped (they come again after a reopen, as does everything not
+ * committed). Committing still works after close. Idempotent. @since 0.1
+ */
+DS_API ds_status ds_change_stream_close(ds_change_stream *s, ds_error **err);
+/** Closes (if needed) and frees the stream; NULL is a no-op. Batches already taken stay valid. @since 0.1 */
+DS_API void ds_change_stream_destroy(ds_change_stream *s);
+
 /* ---------------------------------------------------------------- metrics */
 /**
  * Takes a snapshot of the pipeline's counters. Safe from any thread at any
@@ -448,8 +552,14 @@ DS_API ds_type ds_batch_column_type(const ds_batch *b, size_t col);
 DS_API int64_t ds_batch_column_index(const ds_batch *b, const char *name);
 /** DS_OP_*; DS_OP_INSERT for snapshot batches. */
 DS_API int32_t ds_batch_op(const ds_batch *b, int64_t row);
-/** The source position the batch ends at (opaque text); borrowed, lives as long as b. */
+/** The source position the batch ends at (opaque text); borrowed, lives as long as b. For a change stream's
+ * batches, the position to commit ("" inside a source transaction; see the change stream section). */
 DS_API const char *ds_batch_position(const ds_batch *b);
+/** DS_BATCH_ROWS, or DS_BATCH_SCHEMA_CHANGE for a change stream's schema change. @since 0.1 */
+DS_API int32_t ds_batch_kind(const ds_batch *b);
+/** DS_BATCH_SCHEMA_CHANGE: what changed ("add_column tier", "rename_column a b", "truncate_table", ...); "" otherwise.
+ * Borrowed, lives as long as b. @since 0.1 */
+DS_API const char *ds_batch_schema_change(const ds_batch *b);
 DS_API bool ds_batch_is_null(const ds_batch *b, size_t col, int64_t row);
 /** Integer-like columns (bool, int*, uint64 as bit pattern, date, time, timestamps). DS_ERR_INVALID_ARGUMENT on a type
  * mismatch or a NULL value. */

@@ -27,6 +27,7 @@ _check_versions(_datasync.COMPILED_VERSION_NUMBER, _datasync.version_number(), _
 
 from . import _errors  # noqa: E402  (generates the exception classes)
 from ._batch import Batch  # noqa: E402
+from ._changes import ChangeStream  # noqa: E402
 from ._errors import Error, error_class  # noqa: E402
 from ._pipeline import Event, Pipeline  # noqa: E402
 
@@ -50,6 +51,7 @@ def version_number() -> int:
 
 __all__ = [
     "Batch",
+    "ChangeStream",
     "Error",
     "Event",
     "Pipeline",

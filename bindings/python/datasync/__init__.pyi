@@ -1,4 +1,5 @@
 from ._batch import Batch as Batch
+from ._changes import ChangeStream as ChangeStream
 from ._errors import AuthError as AuthError
 from ._errors import CallbackError as CallbackError
 from ._errors import CancelledError as CancelledError

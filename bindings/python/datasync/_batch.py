@@ -82,6 +82,16 @@ class Batch:
         return self._native.position
 
     @property
+    def kind(self) -> str:
+        """``"rows"``, or ``"schema_change"`` for a change stream's schema change (see :class:`datasync.ChangeStream`)."""
+        return "schema_change" if self._native.kind == _datasync.BATCH_KINDS["schema_change"] else "rows"
+
+    @property
+    def schema_change(self) -> str:
+        """What a ``"schema_change"`` batch changed (``"add_column tier"``, ``"truncate_table"``); ``""`` otherwise."""
+        return self._native.schema_change
+
+    @property
     def num_rows(self) -> int:
         return self._native.num_rows
 
@@ -138,6 +148,16 @@ class Batch:
     def ops(self) -> List[str]:
         """The row operations: ``"+I"``, ``"-U"``, ``"+U"``, ``"-D"``."""
         return [_OPS.get(op, str(op)) for op in self._native.ops()]
+
+    def changes(self) -> List[Tuple[str, Dict[str, Any]]]:
+        """``[(op, {column: value, ...}), ...]``: each row with its operation (``"+I"``, ``"-U"``, ``"+U"``, ``"-D"``)."""
+        return list(zip(self.ops(), self.to_pylist()))
+
+    def to_arrow(self) -> Any:
+        """A ``pyarrow.RecordBatch`` of the columns (plus ``__op`` for changes), zero-copy. Needs pyarrow."""
+        import pyarrow  # noqa: PLC0415 - optional dependency
+
+        return pyarrow.record_batch(self)
 
     def to_pydict(self) -> Dict[str, List[Any]]:
         """``{column: [values]}``."""

@@ -13,9 +13,10 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Opt
 
 from . import _datasync
 from ._batch import Batch
+from ._changes import ChangeStream
 from ._errors import Error, StateError
 
-__all__ = ["Pipeline", "Event"]
+__all__ = ["Pipeline", "Event", "ChangeStream"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 PathLike = Union[str, "os.PathLike[str]"]
@@ -122,6 +123,7 @@ class Pipeline:
         self._done = threading.Event()
         self._final_metrics: Optional[Dict[str, Any]] = None
         self._callbacks: List[Callable[..., Any]] = []  # keeps user functions alive and inspectable
+        self._changes: Optional[ChangeStream] = None
         _live_pipelines.add(self)
 
     @classmethod
@@ -355,6 +357,27 @@ class Pipeline:
         except Error:
             return None
 
+    def changes(self, fresh: bool = False) -> ChangeStream:
+        """Runs the pipeline for host code: a :class:`datasync.ChangeStream` of its batches.
+
+        The pipeline's sink must be the host (``sink: {type: host}``, with an
+        optional ``checkpoint_path``); ``pipeline.mode`` may be ``cdc``,
+        ``snapshot+cdc`` (the snapshot's rows first, as inserts) or
+        ``snapshot``. Batches wait in a bounded queue until taken (a host that
+        does not take them holds the source back). Commit a batch's position
+        with :meth:`ChangeStream.commit`; a new pipeline of the same
+        definition resumes right after the last committed position (nothing
+        committed comes again, everything else does) unless ``fresh=True``.
+
+        Like :meth:`run`, once per pipeline. Raises
+        :class:`datasync.ConfigError` when the sink is not the host.
+        """
+        native = self._live()
+        if self._thread is not None or self._changes is not None:
+            raise StateError("the pipeline has run already; a pipeline runs once: create a new one")
+        self._changes = ChangeStream(native.open_changes(bool(fresh)), self)
+        return self._changes
+
     def stop(self) -> None:
         """Asks a running pipeline to stop; returns at once. Any thread, any time.
 
@@ -423,6 +446,8 @@ class Pipeline:
         native = self._native
         if native is None:
             return
+        if self._changes is not None:
+            self._changes.close()
         if self.running:
             if _datasync.in_callback():
                 raise StateError("close() cannot be called from inside a datasync callback")

@@ -380,6 +380,9 @@ void bind_batch(py::module_ &m) {
       .def_property_readonly("num_columns", [](const NativeBatch &nb) { return ds_batch_num_columns(nb.get()); })
       .def_property_readonly("table", [](const NativeBatch &nb) { return text(ds_batch_table(nb.get())); })
       .def_property_readonly("position", [](const NativeBatch &nb) { return text(ds_batch_position(nb.get())); })
+      .def_property_readonly("kind", [](const NativeBatch &nb) { return ds_batch_kind(nb.get()); })
+      .def_property_readonly("schema_change",
+                             [](const NativeBatch &nb) { return text(ds_batch_schema_change(nb.get())); })
       .def_property_readonly("column_names",
                              [](const NativeBatch &nb) {
                                const ds_batch *b = nb.get();

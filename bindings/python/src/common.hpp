@@ -86,4 +86,10 @@ void bind_batch(py::module_ &m);
 // -------------------------------------------------------------- pipeline.cpp
 void bind_pipeline(py::module_ &m);
 
+// --------------------------------------------------------- change_stream.cpp
+
+// Opens a change stream over p (ds_change_stream_open); raises on failure.
+py::object open_change_stream(ds_pipeline *p, bool fresh);
+void bind_change_stream(py::module_ &m);
+
 }  // namespace dspy

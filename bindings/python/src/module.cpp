@@ -52,4 +52,5 @@ PYBIND11_MODULE(_datasync, m) {
 
   dspy::bind_batch(m);
   dspy::bind_pipeline(m);
+  dspy::bind_change_stream(m);
 }

@@ -249,6 +249,11 @@ class NativePipeline {
     return out;
   }
 
+  py::object open_changes(bool fresh) {
+    if (callback_depth() > 0) throw_error(DS_ERR_STATE, "changes() cannot be called from inside a datasync callback");
+    return open_change_stream(handle_for_setup("open a change stream"), fresh);
+  }
+
   void stop() {
     GilRelease nogil;
     {
@@ -445,6 +450,7 @@ void bind_pipeline(py::module_ &m) {
       .def("add_event_listener", &NativePipeline::add_event_listener, py::arg("fn"), py::arg("name"))
       .def("run", &NativePipeline::run, py::arg("fresh") = false)
       .def("stop", &NativePipeline::stop)
+      .def("open_changes", &NativePipeline::open_changes, py::arg("fresh") = false)
       .def("schema", &NativePipeline::schema, py::arg("apply") = false, py::arg("allow_destructive") = false)
       .def("cleanup", &NativePipeline::cleanup)
       .def("metrics", &NativePipeline::metrics)
