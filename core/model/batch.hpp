@@ -88,6 +88,10 @@ struct Batch {
   // More batches of the same source transaction follow: the sink must not
   // commit after this one (change streams; snapshot batches never set it).
   bool transaction_open = false;
+  // The source had nothing more to send when it handed this batch on (a
+  // change stream at rest): the sink commits at once instead of waiting for
+  // company, so a lone transaction is not delayed (replication lag).
+  bool source_idle = false;
 
   Op op(int64_t row) const { return ops ? static_cast<Op>(ops->data()[row]) : Op::insert; }
   bool insert_only() const { return !ops; }

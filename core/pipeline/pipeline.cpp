@@ -483,7 +483,10 @@ struct Pipeline::Run {
           }
           if (!b.position.stream.empty()) pending[b.position.stream] = b.position;
           open_txn = b.transaction_open;
-          if (!open_txn && (staged_rows >= commit_rows || b.position.stream_done)) {
+          // A lone transaction from a source at rest commits at once; under
+          // load the next ones are already queued and join this commit.
+          const bool at_rest = b.source_idle && queue.size_approx() == 0;
+          if (!open_txn && (staged_rows >= commit_rows || b.position.stream_done || at_rest)) {
             commit(*writer, staged, pending, lane_index);
             staged_rows = 0;
           }
@@ -635,9 +638,10 @@ struct Pipeline::Run {
       plan.counters->rows_read.fetch_add(batch->num_rows, std::memory_order_relaxed);
       plan.counters->bytes_read.fetch_add(batch->byte_size(), std::memory_order_relaxed);
       model::BatchPtr out = transform(batch, plan);
-      if (out->transaction_open != batch->transaction_open) {  // a host transform built a new batch
-        auto fixed = std::make_shared<model::Batch>(*out);
+      if (out->transaction_open != batch->transaction_open || out->source_idle != batch->source_idle) {
+        auto fixed = std::make_shared<model::Batch>(*out);  // a host transform built a new batch
         fixed->transaction_open = batch->transaction_open;
+        fixed->source_idle = batch->source_idle;
         out = fixed;
       }
       return push(Envelope::of(out, &plan)) && !stopping();

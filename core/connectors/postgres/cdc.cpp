@@ -357,7 +357,7 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
   // position then supersedes the held one).
   model::Position held;
   bool holding = false;
-  auto flush = [&](bool transaction_open, const model::Position &position) {
+  auto flush = [&](bool transaction_open, const model::Position &position, bool idle = false) {
     holding = false;
     std::shared_ptr<model::Batch> batch;
     if (builder && builder->num_rows() > 0) {
@@ -370,6 +370,7 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
     current = nullptr;
     if (!batch) return;
     batch->transaction_open = transaction_open;
+    batch->source_idle = idle;
     if (!emit(batch)) stopped = true;
   };
   auto commit_transaction = [&](uint64_t end_lsn, int64_t commit_time) {
@@ -555,7 +556,7 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
       n = PQgetCopyData(raw, &buf, 1);
     }
     if (n == 0) {
-      if (holding) flush(false, held);  // idle: what is held goes at once
+      if (holding) flush(false, held, true);  // idle: what is held goes at once
       // Nothing buffered: report progress, then wait for the socket (briefly, to notice cancel).
       if (now_unix_us() - last_status >= kStatusIntervalUs) report_progress(false);
       check_retained_wal();

@@ -71,11 +71,15 @@ void upsert_checkpoints(Connection &conn, const std::string &schema, const std::
       }
     if (!replaced) last.push_back(p);
   }
-  conn.exec_params(sql,
-                   {pipeline, array(last, [](const model::Position &p) { return p.stream; }),
-                    array(last, [](const model::Position &p) { return p.value; }),
-                    array(last, [](const model::Position &p) { return std::string(p.stream_done ? "t" : "f"); })},
-                   schema + "." + kCheckpointTable);
+  const std::vector<std::optional<std::string>> params = {
+      pipeline, array(last, [](const model::Position &p) { return p.stream; }),
+      array(last, [](const model::Position &p) { return p.value; }),
+      array(last, [](const model::Position &p) { return std::string(p.stream_done ? "t" : "f"); })};
+  const std::string table = schema + "." + kCheckpointTable;
+  if (conn.in_pipeline())
+    conn.pipeline_exec(sql, params, table);
+  else
+    conn.exec_params(sql, params, table);
 }
 
 PostgresCheckpointStore::PostgresCheckpointStore(ConnParams params, std::string schema, std::string pipeline)

@@ -22,7 +22,8 @@ std::string checkpoint_table_name(const std::string &schema);
 // with other creators by an advisory lock. Call outside any open transaction.
 void ensure_checkpoint_table(Connection &conn, const std::string &schema);
 
-// Upserts the positions for `pipeline` (in the connection's current transaction, if any).
+// Upserts the positions for `pipeline` (in the connection's current transaction, if any;
+// queued when the connection is in pipeline mode).
 void upsert_checkpoints(Connection &conn, const std::string &schema, const std::string &pipeline,
                         const std::vector<model::Position> &positions);
 

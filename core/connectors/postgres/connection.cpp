@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 namespace ds::connectors::postgres {
 namespace {
@@ -252,6 +253,73 @@ bool Connection::copy_out(const std::string &sql, const std::function<bool(const
   while (PGresult *rest = PQgetResult(conn_)) PQclear(rest);
   if (failed) throw failure;
   return true;
+}
+
+void Connection::pipeline_begin() {
+  if (in_pipeline()) return;
+  if (PQenterPipelineMode(conn_) != 1) throw error(nullptr);
+}
+
+void Connection::pipeline_exec(const std::string &sql, const std::vector<std::optional<std::string>> &params,
+                               const std::string &table) {
+  pipeline_begin();
+  std::vector<const char *> values;
+  values.reserve(params.size());
+  for (const auto &p : params) values.push_back(p ? p->c_str() : nullptr);
+  if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                        0) != 1)
+    throw error(nullptr, table);
+  pipeline_queue_.push_back({table, ""});
+}
+
+void Connection::pipeline_exec_prepared(const std::string &name, const std::string &sql, int count,
+                                        const char *const *values, const int *lengths, const std::string &table) {
+  pipeline_begin();
+  bool pending = false;
+  for (const Queued &q : pipeline_queue_) pending = pending || q.prepares == name;
+  if (!pending && prepared_.count(name) == 0) {
+    if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) != 1) throw error(nullptr, table);
+    pipeline_queue_.push_back({table, name});
+  }
+  std::vector<int> formats(static_cast<size_t>(count), 1);
+  if (PQsendQueryPrepared(conn_, name.c_str(), count, values, lengths, formats.data(), 0) != 1)
+    throw error(nullptr, table);
+  pipeline_queue_.push_back({table, ""});
+}
+
+void Connection::pipeline_sync() {
+  if (!in_pipeline()) return;
+  if (pipeline_queue_.empty()) {
+    if (PQexitPipelineMode(conn_) != 1) throw error(nullptr);
+    return;
+  }
+  std::vector<Queued> queue;
+  queue.swap(pipeline_queue_);
+  if (PQpipelineSync(conn_) != 1) throw error(nullptr, queue.front().table);
+  std::optional<Error> first;
+  size_t index = 0;  // the statement whose results are being read
+  bool index_failed = false;
+  for (;;) {
+    Result r(PQgetResult(conn_));
+    if (!r) {
+      // The end of one statement's results (libpq returns null between them).
+      if (PQstatus(conn_) == CONNECTION_BAD) throw error(nullptr, index < queue.size() ? queue[index].table : "");
+      if (index < queue.size() && !index_failed && !queue[index].prepares.empty())
+        prepared_.insert(queue[index].prepares);
+      ++index;
+      index_failed = false;
+      if (index > queue.size() + 1)
+        throw Error(Code::internal, "the pipeline's results ended without its sync", context_);
+      continue;
+    }
+    const ExecStatusType status = r.status();
+    if (status == PGRES_PIPELINE_SYNC) break;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) continue;
+    index_failed = true;  // an error, or skipped after one (PGRES_PIPELINE_ABORTED)
+    if (status == PGRES_FATAL_ERROR && !first) first = error(r.get(), index < queue.size() ? queue[index].table : "");
+  }
+  if (PQexitPipelineMode(conn_) != 1) throw error(nullptr);
+  if (first) throw *first;
 }
 
 void Connection::copy_in_begin(const std::string &sql, const std::string &table) {

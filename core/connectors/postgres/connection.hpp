@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,23 @@ class Connection {
   int64_t copy_in_end();
   void copy_in_abort(const std::string &reason);
 
+  // libpq pipeline mode: statements go out without waiting for their
+  // results, so a small transaction (BEGIN, its rows, the checkpoint, COMMIT)
+  // costs one round trip instead of one per statement. pipeline_sync() ends
+  // the run: it reads every result, throws the first error (the server skips
+  // the statements after it) and leaves pipeline mode. Nothing else may use
+  // the connection while in_pipeline().
+  void pipeline_exec(const std::string &sql, const std::vector<std::optional<std::string>> &params,
+                     const std::string &table = "");  // text parameters (nullopt = NULL)
+  // A named prepared statement with binary parameters, prepared on first use
+  // on this connection (in the same pipeline).
+  void pipeline_exec_prepared(const std::string &name, const std::string &sql, int count, const char *const *values,
+                              const int *lengths, const std::string &table = "");
+  void pipeline_sync();
+  void pipeline_begin();  // enters pipeline mode (the pipeline_exec calls do it too)
+  bool in_pipeline() const noexcept { return conn_ && PQpipelineStatus(conn_) != PQ_PIPELINE_OFF; }
+  size_t pipeline_depth() const noexcept { return pipeline_queue_.size(); }
+
   std::string escape_identifier(const std::string &name) const;
   std::string escape_literal(const std::string &text) const;
 
@@ -141,6 +159,14 @@ class Connection {
   PGconn *conn_ = nullptr;
   PGcancel *cancel_ = nullptr;
   std::string copy_in_table_;
+  // What each statement sent in pipeline mode was, in order: its table (for
+  // error messages) and, for a Parse, the statement it prepares.
+  struct Queued {
+    std::string table;
+    std::string prepares;
+  };
+  std::vector<Queued> pipeline_queue_;
+  std::set<std::string> prepared_;  // named statements that exist on this connection
 };
 
 }  // namespace ds::connectors::postgres

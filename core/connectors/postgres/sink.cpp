@@ -17,6 +17,9 @@ namespace ds::connectors::postgres {
 namespace {
 
 constexpr size_t kChunkBytes = 1 << 20;  // COPY data is sent in chunks of about this size
+// Statements queued in pipeline mode before their results are read, so that
+// the results never fill the socket while the client still sends.
+constexpr size_t kPipelineDepth = 512;
 constexpr const char *kDdlLock = "SELECT pg_advisory_xact_lock(7308462419870435)";
 
 void rollback_quietly(Connection &conn) {
@@ -239,6 +242,9 @@ struct PostgresSinkWriter::TableState {
   bool stage_dirty = false;  // rows since the last commit (ON COMMIT DELETE ROWS empties it)
   std::optional<CopyBinaryEncoder> stage_encoder;
   std::string stage_ddl, stage_copy_sql;
+  // Row statements (write_rows): binary parameters in the stage's wire formats.
+  std::string statement;  // prepared statement names' prefix
+  std::string insert_sql, upsert_sql, delete_sql;
   // The direct COPY into this table is open on the writer's connection. A
   // write() leaves it open for the next batch: one COPY per batch made the
   // server wait for the client to start each batch and the client wait for
@@ -276,6 +282,19 @@ void abort_copy(Connection *conn, const TableStates &tables, const char *reason)
   if (!ts) return;
   ts->copy_open = false;
   if (conn && conn->ok()) conn->copy_in_abort(reason);
+}
+
+// " ON CONFLICT (key) DO UPDATE SET every other column" (DO NOTHING when the key is every column).
+std::string on_conflict_update(const PostgresSinkWriter::TableState &ts) {
+  std::string key, sets;
+  for (size_t k = 0; k < ts.key.size(); ++k)
+    key += (k ? ", " : "") + quote_identifier(ts.targets[static_cast<size_t>(ts.key[k])].name);
+  for (size_t i = 0; i < ts.targets.size(); ++i) {
+    if (std::find(ts.key.begin(), ts.key.end(), static_cast<int>(i)) != ts.key.end()) continue;
+    const std::string q = quote_identifier(ts.targets[i].name);
+    sets += (sets.empty() ? "" : ", ") + q + " = EXCLUDED." + q;
+  }
+  return " ON CONFLICT (" + key + ") " + (sets.empty() ? "DO NOTHING" : "DO UPDATE SET " + sets);
 }
 
 }  // namespace
@@ -319,6 +338,7 @@ PostgresSinkWriter::TableState &PostgresSinkWriter::state_for(const model::Batch
     }
     tables_.erase(it);
   }
+  if (conn_ && conn_->in_pipeline()) conn_->pipeline_sync();  // the target's columns are read next
   Connection &conn = connection();
   auto ts = std::make_unique<TableState>();
   ts->schema = batch.schema;
@@ -328,6 +348,7 @@ PostgresSinkWriter::TableState &PostgresSinkWriter::state_for(const model::Batch
   std::vector<TargetColumn> target = target_columns(conn, ns, schema.id.table_name);
   if (target.empty()) throw Error(Code::not_found, "target table " + ts->display + " does not exist", ts->ctx);
   std::vector<Wire> direct_wires, stage_wires;
+  std::vector<std::string> wire_names;
   std::string stage_columns;
   for (size_t i = 0; i < schema.columns.size(); ++i) {
     const model::ColumnSchema &c = schema.columns[i];
@@ -355,6 +376,7 @@ PostgresSinkWriter::TableState &PostgresSinkWriter::state_for(const model::Batch
     stage_wires.push_back(sw);
     ts->column_list += (i ? ", " : "") + quote_identifier(t->name);
     stage_columns += "\"c" + std::to_string(i) + "\" " + (w ? t->type : std::string(wire_type_name(sw))) + ", ";
+    wire_names.emplace_back(wire_type_name(sw));
   }
   std::vector<std::pair<int, int>> pk;  // (position, batch column)
   bool complete = true;
@@ -375,12 +397,37 @@ PostgresSinkWriter::TableState &PostgresSinkWriter::state_for(const model::Batch
   stage_wires.push_back(Wire::int8);  // _ds_seq
   stage_wires.push_back(Wire::int2);  // _ds_op
   ts->stage_encoder.emplace(std::move(stage_wires));
-  ts->stage = "pg_temp.\"_ds_stage_" + std::to_string(next_stage_++) + "\"";
+  const std::string number = std::to_string(next_stage_++);
+  ts->stage = "pg_temp.\"_ds_stage_" + number + "\"";
   ts->stage_ddl = "CREATE TEMP TABLE IF NOT EXISTS " + ts->stage.substr(8) + " (" + stage_columns +
                   "\"_ds_seq\" int8, \"_ds_op\" int2) ON COMMIT DELETE ROWS";
   std::string stage_cols;
   for (size_t i = 0; i < schema.columns.size(); ++i) stage_cols += "\"c" + std::to_string(i) + "\", ";
   ts->stage_copy_sql = "COPY " + ts->stage + " (" + stage_cols + "\"_ds_seq\", \"_ds_op\") FROM STDIN (FORMAT binary)";
+
+  // Parameter n holds batch column i as the stage would: in the target's own
+  // type, or in a wire type cast to it (the stage's cast, with its semantics).
+  auto param = [&](size_t i, size_t n) {
+    // A direct parameter takes the column's type from the statement: an
+    // explicit cast to varchar(n) or bit(n) would cut a long value instead of
+    // failing as COPY does.
+    const std::string p = "$" + std::to_string(n);
+    return ts->direct[i] ? p : "CAST(" + p + "::" + wire_names[i] + " AS " + ts->targets[i].type + ")";
+  };
+  std::string values;
+  for (size_t i = 0; i < schema.columns.size(); ++i) values += (i ? ", " : "") + param(i, i + 1);
+  ts->statement = "ds_row_" + number;
+  ts->insert_sql =
+      "INSERT INTO " + qualified + " (" + ts->column_list + ") OVERRIDING SYSTEM VALUE VALUES (" + values + ")";
+  if (!ts->key.empty()) {
+    ts->upsert_sql = ts->insert_sql + on_conflict_update(*ts);
+    std::string match;
+    for (size_t k = 0; k < ts->key.size(); ++k) {
+      const auto i = static_cast<size_t>(ts->key[k]);
+      match += (k ? " AND " : "") + quote_identifier(ts->targets[i].name) + " = " + param(i, k + 1);
+    }
+    ts->delete_sql = "DELETE FROM " + qualified + " WHERE " + match;
+  }
   TableState &ref = *ts;
   tables_[qualified] = std::move(ts);
   return ref;
@@ -404,6 +451,13 @@ void flush(Connection &conn, CopyBuffer &buffer, bool all) {
 [[noreturn]] void rethrow_encoding(const Error &e, const std::string &column, const std::string &display,
                                    const std::string &ctx) {
   throw Error(e.code(), std::string(e.what()) + " (column '" + column + "' of " + display + ")", ctx, e.retriable());
+}
+
+Error no_key_error(const PostgresSinkWriter::TableState &ts) {
+  return Error(Code::unsupported,
+               "cannot delete rows from " + ts.display +
+                   ": the target has no primary key (or the source does not send all of its columns)",
+               ts.ctx);
 }
 
 }  // namespace
@@ -464,11 +518,7 @@ void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch,
       model::Op op = batch.op(r);
       if (op == model::Op::update_before) continue;
       bool del = op == model::Op::remove;
-      if (del && !keyed)
-        throw Error(Code::unsupported,
-                    "cannot delete rows from " + ts.display +
-                        ": the target has no primary key (or the source does not send all of its columns)",
-                    ts.ctx);
+      if (del && !keyed) throw no_key_error(ts);
       (del ? any_delete : any_upsert) = true;
       CopyBinaryEncoder::begin_row(out, static_cast<int16_t>(ncols + 2));
       enc.append_row(out, bound, r, c);
@@ -498,12 +548,9 @@ void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch,
               ts.display);
     return;
   }
-  std::string key_stage, key_target;
-  for (size_t k = 0; k < ts.key.size(); ++k) {
-    size_t i = static_cast<size_t>(ts.key[k]);
-    key_stage += (k ? ", " : "") + std::string("\"c") + std::to_string(i) + "\"";
-    key_target += (k ? ", " : "") + quote_identifier(ts.targets[i].name);
-  }
+  std::string key_stage;
+  for (size_t k = 0; k < ts.key.size(); ++k)
+    key_stage += (k ? ", " : "") + std::string("\"c") + std::to_string(ts.key[k]) + "\"";
   // The last row of each key decides: deleted, or upserted with its values.
   const std::string last =
       "(SELECT DISTINCT ON (" + key_stage + ") * FROM " + ts.stage + " ORDER BY " + key_stage + ", \"_ds_seq\" DESC) s";
@@ -515,18 +562,67 @@ void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch,
     }
     conn.exec("DELETE FROM " + ts.qualified + " t USING " + last + " WHERE s.\"_ds_op\" = 3" + match, ts.display);
   }
-  if (any_upsert) {
-    std::string sets;
-    for (size_t i = 0; i < ncols; ++i) {
-      if (std::find(ts.key.begin(), ts.key.end(), static_cast<int>(i)) != ts.key.end()) continue;
-      std::string q = quote_identifier(ts.targets[i].name);
-      sets += (sets.empty() ? "" : ", ") + q + " = EXCLUDED." + q;
-    }
+  if (any_upsert)
     conn.exec("INSERT INTO " + ts.qualified + " (" + ts.column_list + ") OVERRIDING SYSTEM VALUE SELECT " + select +
-                  " FROM " + last + " WHERE s.\"_ds_op\" <> 3 ON CONFLICT (" + key_target + ") " +
-                  (sets.empty() ? "DO NOTHING" : "DO UPDATE SET " + sets),
+                  " FROM " + last + " WHERE s.\"_ds_op\" <> 3" + on_conflict_update(ts),
               ts.display);
+}
+
+// A few rows (a lone source transaction at low rates): a prepared statement
+// per row, queued in pipeline mode with the rest of the transaction and sent
+// with its commit — no COPY, no stage, one round trip for the whole
+// transaction. Rows apply in order, so a key's last change wins, as in
+// write_staged.
+void PostgresSinkWriter::write_rows(TableState &ts, const model::Batch &batch, bool changes) {
+  Connection &conn = connection();
+  if (!conn.in_pipeline() && !conn.in_transaction()) conn.pipeline_exec("BEGIN", {});
+  const bool keyed = changes && !ts.key.empty();
+  const auto &cols = ts.schema->columns;
+  const size_t ncols = batch.columns.size();
+  const CopyBinaryEncoder &enc = *ts.stage_encoder;
+  const std::vector<EncodeColumn> bound = enc.bind(batch, cols);
+  std::vector<const char *> values(ncols), key_values(ts.key.size());
+  std::vector<int> lengths(ncols), key_lengths(ts.key.size());
+  for (int64_t r = 0; r < batch.num_rows; ++r) {
+    const model::Op op = batch.op(r);
+    if (op == model::Op::update_before) continue;
+    const bool del = op == model::Op::remove;
+    if (del && !keyed) throw no_key_error(ts);
+    CopyBuffer out(row_buffer_);
+    size_t c = 0;
+    try {
+      enc.append_row(out, bound, r, c);
+    } catch (const Error &e) {
+      if (e.code() != Code::data) throw;
+      rethrow_encoding(e, cols[c].name, ts.display, ts.ctx);
+    }
+    // The fields as COPY has them: a big-endian int32 length (-1: NULL), then the bytes.
+    const char *p = out.data();
+    for (size_t i = 0; i < ncols; ++i) {
+      uint32_t length = 0;
+      std::memcpy(&length, p, 4);
+      p += 4;
+      const auto n = static_cast<int32_t>(__builtin_bswap32(length));
+      values[i] = n < 0 ? nullptr : p;
+      lengths[i] = n < 0 ? 0 : n;
+      if (n > 0) p += n;
+    }
+    if (del) {
+      for (size_t k = 0; k < ts.key.size(); ++k) {
+        key_values[k] = values[static_cast<size_t>(ts.key[k])];
+        key_lengths[k] = lengths[static_cast<size_t>(ts.key[k])];
+      }
+      conn.pipeline_exec_prepared(ts.statement + "_del", ts.delete_sql, static_cast<int>(ts.key.size()),
+                                  key_values.data(), key_lengths.data(), ts.display);
+    } else if (keyed) {
+      conn.pipeline_exec_prepared(ts.statement + "_ups", ts.upsert_sql, static_cast<int>(ncols), values.data(),
+                                  lengths.data(), ts.display);
+    } else {
+      conn.pipeline_exec_prepared(ts.statement + "_ins", ts.insert_sql, static_cast<int>(ncols), values.data(),
+                                  lengths.data(), ts.display);
+    }
   }
+  if (conn.pipeline_depth() >= kPipelineDepth) conn.pipeline_sync();
 }
 
 namespace {
@@ -604,12 +700,18 @@ void PostgresSinkWriter::write(const model::Batch &input) {
     copy_direct(*ts, batch);
   } else {
     if (ts) end_copy(*conn_, tables_, buffer_);
-    begin();
     ts = &state_for(batch);
-    if (!changes && ts->all_direct)
-      copy_direct(*ts, batch);
-    else
-      write_staged(*ts, batch, changes);
+    if (batch.num_rows <= config_.row_statement_rows) {
+      write_rows(*ts, batch, changes);
+    } else {
+      Connection &conn = connection();
+      if (conn.in_pipeline()) conn.pipeline_sync();
+      begin();
+      if (!changes && ts->all_direct)
+        copy_direct(*ts, batch);
+      else
+        write_staged(*ts, batch, changes);
+    }
   }
   if (config_.write_mode != "changelog") return;
   if (batch.position.stream.empty()) {
@@ -623,6 +725,7 @@ void PostgresSinkWriter::write(const model::Batch &input) {
 void PostgresSinkWriter::fill_changelog_positions(const std::string &position) {
   if (!changelog_pending_.empty()) {
     end_copy(*conn_, tables_, buffer_);
+    if (conn_->in_pipeline()) conn_->pipeline_sync();
     for (const std::string &table : changelog_pending_)
       conn_->exec_params("UPDATE " + table + " SET " + quote_identifier(schema::kChangelogPosition) + " = $1 WHERE " +
                              quote_identifier(schema::kChangelogPosition) + " IS NULL",
@@ -635,12 +738,20 @@ void PostgresSinkWriter::fill_changelog_positions(const std::string &position) {
 void PostgresSinkWriter::commit(const std::vector<model::Position> *positions) {
   if (conn_ && changelog_.position_pending()) fill_changelog_positions(schema::changelog_commit_position(positions));
   if (conn_) end_copy(*conn_, tables_, buffer_);
+  // The checkpoint and COMMIT are queued behind whatever write_rows queued:
+  // one round trip.
   if (positions && !positions->empty()) {
     shared_->ensure_checkpoint_table();
-    begin();
-    upsert_checkpoints(*conn_, config_.checkpoint_schema, config_.pipeline_name, *positions);
+    Connection &conn = connection();
+    const bool open = conn.in_pipeline() || conn.in_transaction();
+    conn.pipeline_begin();
+    if (!open) conn.pipeline_exec("BEGIN", {});
+    upsert_checkpoints(conn, config_.checkpoint_schema, config_.pipeline_name, *positions);
   }
-  if (conn_ && conn_->in_transaction()) conn_->exec("COMMIT");
+  if (conn_ && (conn_->in_pipeline() || conn_->in_transaction())) {
+    conn_->pipeline_exec("COMMIT", {});
+    conn_->pipeline_sync();
+  }
   // ON COMMIT DELETE ROWS emptied the stages: the next batch skips a TRUNCATE
   // (a round trip and a lock, per single-row transaction at low rates).
   for (auto &t : tables_) t.second->stage_dirty = false;
@@ -653,6 +764,15 @@ void PostgresSinkWriter::rollback() {
   changelog_pending_.clear();
   abort_copy(conn_.get(), tables_, "datasync: rolled back");
   if (!conn_) return;
+  if (conn_->in_pipeline()) {
+    // What is queued is uncommitted: let it run and end, then roll it back.
+    try {
+      conn_->pipeline_sync();
+    } catch (const Error &) {
+      if (conn_->in_pipeline()) conn_.reset();  // the connection is unusable; reconnect at the next write
+    }
+    if (!conn_) return;
+  }
   if (!conn_->ok()) {
     conn_.reset();
   } else if (conn_->in_transaction()) {

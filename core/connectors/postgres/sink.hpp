@@ -23,6 +23,10 @@ struct SinkConfig {
   bool create_tables = true;
   std::string write_mode = "insert";  // insert, upsert, changelog
   std::string checkpoint_schema = "public";
+  // Batches of at most this many rows are written a prepared statement per
+  // row, pipelined with the transaction's commit (one round trip for a small
+  // transaction); larger ones by COPY. 0: always COPY (tests of that path).
+  int64_t row_statement_rows = 16;
   std::string evolution = "lenient";  // schema.evolution (core/schema/naming.hpp)
   // Text with NUL characters, which PostgreSQL cannot store, follows this policy and is counted here.
   model::InvalidValuePolicy invalid_values = model::InvalidValuePolicy::error;
@@ -111,6 +115,7 @@ class PostgresSinkWriter : public model::SinkWriter {
   void begin();
   void copy_direct(TableState &ts, const model::Batch &batch);
   void write_staged(TableState &ts, const model::Batch &batch, bool changes);
+  void write_rows(TableState &ts, const model::Batch &batch, bool changes);
   void fill_changelog_positions(const std::string &position);
 
   std::shared_ptr<SinkShared> shared_;
@@ -119,7 +124,8 @@ class PostgresSinkWriter : public model::SinkWriter {
   std::unique_ptr<Connection> conn_;
   std::map<std::string, std::unique_ptr<TableState>> tables_;  // by "schema"."table"
   int next_stage_ = 0;
-  std::string buffer_;  // encoded COPY data not yet sent
+  std::string row_buffer_;  // one row's binary parameters (write_rows)
+  std::string buffer_;      // encoded COPY data not yet sent
   schema::ChangelogRows changelog_;
   std::set<std::string> changelog_pending_;  // "schema"."table" with rows waiting for their position
 };

@@ -256,10 +256,17 @@ TEST(PostgresSinkEncode, NumericDigits) {
   EXPECT_EQ(std::memcmp(out.data(), zero, sizeof zero), 0);
 }
 
-TEST(PostgresSink, EveryEngineTypeRoundTripsThroughBinaryCopy) {
-  test::pg::ScratchDb db("sink_types");
+namespace {
+
+// Every engine type through one write path: COPY (row_statement_rows 0: the
+// direct COPY, or the stage where a column needs a cast) or prepared
+// statements per row with binary parameters (small batches).
+void every_engine_type_round_trips(int64_t row_statement_rows) {
+  test::pg::ScratchDb db(row_statement_rows ? "sink_types_rows" : "sink_types");
   const std::string stages = "SELECT count(*) FROM pg_class WHERE relname LIKE '\\_ds\\_stage%'";
-  PostgresSink sink(config_for(db));
+  SinkConfig config = config_for(db);
+  config.row_statement_rows = row_statement_rows;
+  PostgresSink sink(config);
   // Every column directly encodable: straight COPY into the table, no staging table.
   auto direct = all_types_schema("all_types", "text");
   sink.prepare_table(*direct);
@@ -269,16 +276,18 @@ TEST(PostgresSink, EveryEngineTypeRoundTripsThroughBinaryCopy) {
   expect_all_types(query_utc(db, all_types_select("app.all_types")), "::1");
   EXPECT_EQ(db.scalar(stages), "0");
 
-  // An unknown column into inet: staged as text and cast.
+  // An unknown column into inet: staged as text and cast (or cast in the statement).
   auto schema = all_types_schema("all_types_inet", "inet");
   sink.prepare_table(*schema);
   w->write(*all_types_batch(schema));
   w->commit(nullptr);
   expect_all_types(query_utc(db, all_types_select("app.all_types_inet")));
-  EXPECT_EQ(db.scalar(stages), "1");
+  EXPECT_EQ(db.scalar(stages), row_statement_rows ? "0" : "1");
 
   // The same rows again through upserts land identically.
-  PostgresSink upsert(config_for(db, "upsert"));
+  SinkConfig upserts = config_for(db, "upsert");
+  upserts.row_statement_rows = row_statement_rows;
+  PostgresSink upsert(upserts);
   auto w2 = upsert.open_writer(0);
   w2->write(*all_types_batch(direct));
   w2->write(*all_types_batch(direct));
@@ -287,6 +296,12 @@ TEST(PostgresSink, EveryEngineTypeRoundTripsThroughBinaryCopy) {
   expect_all_types(query_utc(db, all_types_select("app.all_types")), "::1");
   expect_all_types(query_utc(db, all_types_select("app.all_types_inet")));
 }
+
+}  // namespace
+
+TEST(PostgresSink, EveryEngineTypeRoundTripsThroughBinaryCopy) { every_engine_type_round_trips(0); }
+
+TEST(PostgresSink, EveryEngineTypeRoundTripsThroughRowStatements) { every_engine_type_round_trips(16); }
 
 TEST(PostgresSink, CreatedTableTypesFollowTheMapping) {
   test::pg::ScratchDb db("sink_ddl");
