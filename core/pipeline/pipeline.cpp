@@ -65,6 +65,8 @@ struct Pipeline::Run {
     bool reset = false;  // drop everything staged and uncommitted (the change stream restarts)
     // A source table's columns from now on, for the checkpoint (model::KnownColumns).
     std::string known_table, known_columns;
+    // A table to prepare in the sink before any change arrives (see cdc_run).
+    model::TableSchemaPtr prepare;
 
     static Envelope of(model::BatchPtr batch, TablePlan *plan) {
       Envelope e;
@@ -343,7 +345,7 @@ struct Pipeline::Run {
     std::string target = schema->id.to_string();
     std::lock_guard<std::mutex> lock(prepare_mutex);
     auto it = prepared.find(target);
-    if (it != prepared.end() && (it->second == schema || same_columns(*it->second, *schema))) return;
+    if (it != prepared.end() && (it->second == schema || covers_columns(*it->second, *schema))) return;
     // Schema preparation may need locks our own open transaction holds.
     if (!staged.empty() || !pending.empty()) commit(writer, staged, pending, lane);
     sink->prepare_table(*schema);
@@ -463,6 +465,10 @@ struct Pipeline::Run {
             staged_rows = 0;
             open_txn = false;
             resets_done.fetch_add(1, std::memory_order_release);
+            continue;
+          }
+          if (env.prepare) {
+            ensure_prepared(env.prepare, *writer, staged, pending, lane_index);
             continue;
           }
           if (env.change || !env.known_table.empty()) {
@@ -759,7 +765,23 @@ struct Pipeline::Run {
       if (discovered.empty()) discovered = source->discover(selector());
       for (const auto &table : discovered) {
         const std::string name = table->id.to_string();
-        if (known.count(name) != 0) continue;
+        auto baseline = known.find(name);
+        // Prepared now, not at the table's first change: preparing commits
+        // what is staged, which inside a source transaction would commit part
+        // of it without its position. Not when the sink's columns differ
+        // from the catalog's (a schema change the stream will report first),
+        // nor when host transforms may reshape the batches: those tables are
+        // prepared at their first batch.
+        if (baseline == known.end() || baseline->second == model::known_columns_of(*table)) {
+          TablePlan &plan = cdc_plan(table);
+          if (plan.transforms.empty()) {
+            Envelope env;
+            env.prepare = plan.routed_schema;
+            lanes[0]->push_unbounded(std::move(env));
+            pushed[0].fetch_add(1, std::memory_order_release);
+          }
+        }
+        if (baseline != known.end()) continue;
         known[name] = model::known_columns_of(*table);
         Envelope env;
         env.known_table = name;

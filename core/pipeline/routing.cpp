@@ -197,4 +197,14 @@ bool same_columns(const model::TableSchema &a, const model::TableSchema &b) {
   return true;
 }
 
+bool covers_columns(const model::TableSchema &whole, const model::TableSchema &part) {
+  for (const auto &y : part.columns) {
+    const int i = whole.find_column(y.name);
+    if (i < 0) return false;
+    const auto &x = whole.columns[static_cast<size_t>(i)];
+    if (x.type != y.type || x.nullable != y.nullable) return false;
+  }
+  return true;
+}
+
 }  // namespace ds::pipeline

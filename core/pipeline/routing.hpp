@@ -36,5 +36,8 @@ model::BatchPtr apply_route(const std::shared_ptr<model::Batch> &batch, const Ro
 
 // Same names, types and nullability, in the same order.
 bool same_columns(const model::TableSchema &a, const model::TableSchema &b);
+// Every column of `part` is in `whole` under the same name, type and
+// nullability (a change batch without its unchanged TOAST values).
+bool covers_columns(const model::TableSchema &whole, const model::TableSchema &part);
 
 }  // namespace ds::pipeline

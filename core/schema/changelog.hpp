@@ -12,11 +12,13 @@
 // With the checkpoint committed in the same transaction, every change
 // appears once: (_ds_position, _ds_seq) is unique, and a change seen twice
 // is a visible duplicate rather than an overwrite. Known gap: the pipeline
-// commits the part of a source transaction staged before a schema change,
-// or before the first sight of a table in a run (core/pipeline
-// ensure_prepared), without the transaction's position: that part gets the
-// position of the transaction before it, or "", and a crash right then
-// would log it twice (an upsert target absorbs the replay; a log cannot).
+// commits the part of a source transaction staged before a schema change
+// (core/pipeline apply_schema_change), or before the first batch of a table
+// that a host transform reshapes or that appeared after the stream started
+// (the stream's tables are otherwise prepared before it starts), without the
+// transaction's position: that part gets the position of the transaction
+// before it, or "", and a crash right then would log it twice (an upsert
+// target absorbs the replay; a log cannot).
 #pragma once
 #include <cstdint>
 #include <map>
