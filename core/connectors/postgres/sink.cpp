@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <string>
+#include <unordered_set>
 
 #include "connectors/postgres/checkpoint.hpp"
 #include "connectors/postgres/copy_binary_encode.hpp"
@@ -453,6 +455,20 @@ void flush(Connection &conn, CopyBuffer &buffer, bool all) {
   throw Error(e.code(), std::string(e.what()) + " (column '" + column + "' of " + display + ")", ctx, e.retriable());
 }
 
+// The fields of a row as the encoder wrote them (COPY's layout: a big-endian
+// int32 length, -1 for NULL, then the bytes), as pointers and lengths.
+void split_fields(const char *p, size_t count, const char **values, int *lengths) {
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t length = 0;
+    std::memcpy(&length, p, 4);
+    p += 4;
+    const auto n = static_cast<int32_t>(__builtin_bswap32(length));
+    values[i] = n < 0 ? nullptr : p;
+    lengths[i] = n < 0 ? 0 : n;
+    if (n > 0) p += n;
+  }
+}
+
 Error no_key_error(const PostgresSinkWriter::TableState &ts) {
   return Error(Code::unsupported,
                "cannot delete rows from " + ts.display +
@@ -509,6 +525,12 @@ void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch,
   bool any_delete = false, any_upsert = false;
   const CopyBinaryEncoder &enc = *ts.stage_encoder;
   const std::vector<EncodeColumn> bound = enc.bind(batch, cols);  // the batch's columns; _ds_seq and _ds_op follow
+  // Whether a key comes twice: when none does, the stage is applied as it
+  // is, without DISTINCT ON's sort on the server.
+  std::unordered_set<std::string> keys;
+  bool repeated = false;
+  std::vector<const char *> values(ncols);
+  std::vector<int> lengths(ncols);
   conn.copy_in_begin(ts.stage_copy_sql, ts.display);
   size_t c = 0;
   try {
@@ -521,7 +543,18 @@ void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch,
       if (del && !keyed) throw no_key_error(ts);
       (del ? any_delete : any_upsert) = true;
       CopyBinaryEncoder::begin_row(out, static_cast<int16_t>(ncols + 2));
+      const size_t fields_at = out.size();
       enc.append_row(out, bound, r, c);
+      if (keyed && !repeated) {
+        split_fields(out.data() + fields_at, ncols, values.data(), lengths.data());
+        std::string key;
+        for (int k : ts.key) {
+          const auto i = static_cast<size_t>(k);
+          key.append(reinterpret_cast<const char *>(&lengths[i]), sizeof(int));
+          if (values[i]) key.append(values[i], static_cast<size_t>(lengths[i]));
+        }
+        repeated = !keys.insert(std::move(key)).second;
+      }
       CopyBinaryEncoder::append_int8(out, r);
       CopyBinaryEncoder::append_int2(out, static_cast<int16_t>(del ? 3 : 0));
       flush(conn, out, false);
@@ -552,8 +585,9 @@ void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch,
   for (size_t k = 0; k < ts.key.size(); ++k)
     key_stage += (k ? ", " : "") + std::string("\"c") + std::to_string(ts.key[k]) + "\"";
   // The last row of each key decides: deleted, or upserted with its values.
-  const std::string last =
-      "(SELECT DISTINCT ON (" + key_stage + ") * FROM " + ts.stage + " ORDER BY " + key_stage + ", \"_ds_seq\" DESC) s";
+  const std::string last = !repeated ? ts.stage + " s"
+                                     : "(SELECT DISTINCT ON (" + key_stage + ") * FROM " + ts.stage + " ORDER BY " +
+                                           key_stage + ", \"_ds_seq\" DESC) s";
   if (any_delete) {
     std::string match;
     for (size_t k = 0; k < ts.key.size(); ++k) {
@@ -596,17 +630,7 @@ void PostgresSinkWriter::write_rows(TableState &ts, const model::Batch &batch, b
       if (e.code() != Code::data) throw;
       rethrow_encoding(e, cols[c].name, ts.display, ts.ctx);
     }
-    // The fields as COPY has them: a big-endian int32 length (-1: NULL), then the bytes.
-    const char *p = out.data();
-    for (size_t i = 0; i < ncols; ++i) {
-      uint32_t length = 0;
-      std::memcpy(&length, p, 4);
-      p += 4;
-      const auto n = static_cast<int32_t>(__builtin_bswap32(length));
-      values[i] = n < 0 ? nullptr : p;
-      lengths[i] = n < 0 ? 0 : n;
-      if (n > 0) p += n;
-    }
+    split_fields(out.data(), ncols, values.data(), lengths.data());
     if (del) {
       for (size_t k = 0; k < ts.key.size(); ++k) {
         key_values[k] = values[static_cast<size_t>(ts.key[k])];

@@ -518,9 +518,15 @@ std::shared_ptr<model::Batch> kv_batch(const model::TableSchemaPtr &s,
   return bb.finish(std::move(pos));
 }
 
-TEST(PostgresSink, UpdatesAndDeletesGoThroughStaging) {
-  test::pg::ScratchDb db("sink_ops");
-  PostgresSink sink(config_for(db));
+namespace {
+
+// Changes through one write path: the stage (row_statement_rows 0) or
+// prepared statements per row (small batches).
+void updates_and_deletes_apply_in_order(int64_t row_statement_rows) {
+  test::pg::ScratchDb db(row_statement_rows ? "sink_ops_rows" : "sink_ops");
+  SinkConfig config = config_for(db);
+  config.row_statement_rows = row_statement_rows;
+  PostgresSink sink(config);
   auto s = kv_schema();
   sink.prepare_table(*s);
   auto w = sink.open_writer(0);
@@ -531,6 +537,13 @@ TEST(PostgresSink, UpdatesAndDeletesGoThroughStaging) {
       {Op::insert, Op::update_before, Op::update_after, Op::remove, Op::insert, Op::remove, Op::remove, Op::insert}));
   w->commit(nullptr);
   EXPECT_EQ(db.query("SELECT k::text, v FROM public.kv ORDER BY k"), (Rows{{"1", "A"}, {"2", "B"}, {"4", "d"}}));
+  // Every key once (the stage is applied without DISTINCT ON).
+  w->write(*kv_batch(s, {{7, "g"}, {4, ""}, {2, "BB"}}, {Op::insert, Op::remove, Op::update_after}));
+  w->commit(nullptr);
+  EXPECT_EQ(db.query("SELECT k::text, v FROM public.kv ORDER BY k"), (Rows{{"1", "A"}, {"2", "BB"}, {"7", "g"}}));
+  w->write(*kv_batch(s, {{4, "d"}, {2, "B"}}, {Op::insert, Op::update_after}));
+  w->write(*kv_batch(s, {{7, ""}}, {Op::remove}));
+  w->commit(nullptr);
 
   // A duplicate key in insert mode is a data error naming the table.
   try {
@@ -545,7 +558,9 @@ TEST(PostgresSink, UpdatesAndDeletesGoThroughStaging) {
   w->rollback();
 
   // Upsert mode: plain batches update existing keys.
-  PostgresSink upsert(config_for(db, "upsert"));
+  SinkConfig upserts = config_for(db, "upsert");
+  upserts.row_statement_rows = row_statement_rows;
+  PostgresSink upsert(upserts);
   auto w2 = upsert.open_writer(1);
   w2->write(*kv_batch(s, {{4, "D"}, {6, "<null>"}, {6, "f"}}));
   w2->commit(nullptr);
@@ -565,6 +580,12 @@ TEST(PostgresSink, UpdatesAndDeletesGoThroughStaging) {
   w2->commit(nullptr);
   EXPECT_EQ(db.scalar("SELECT count(*) FROM public.nokey"), "2");
 }
+
+}  // namespace
+
+TEST(PostgresSink, UpdatesAndDeletesGoThroughStaging) { updates_and_deletes_apply_in_order(0); }
+
+TEST(PostgresSink, UpdatesAndDeletesGoThroughRowStatements) { updates_and_deletes_apply_in_order(16); }
 
 // write_mode changelog appends every change with its op, position and
 // order; a transaction's first batches learn its position from its last
