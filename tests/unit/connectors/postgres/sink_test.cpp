@@ -556,6 +556,12 @@ void updates_and_deletes_apply_in_order(int64_t row_statement_rows) {
     EXPECT_EQ(std::string(e.what()).find("datasync@"), std::string::npos);
   }
   w->rollback();
+  // The writer goes on after the failed transaction (its prepared statements too).
+  w->write(*kv_batch(s, {{8, "h"}}));
+  w->commit(nullptr);
+  EXPECT_EQ(db.scalar("SELECT v FROM public.kv WHERE k = 8"), "h");
+  w->write(*kv_batch(s, {{8, ""}}, {Op::remove}));
+  w->commit(nullptr);
 
   // Upsert mode: plain batches update existing keys.
   SinkConfig upserts = config_for(db, "upsert");
