@@ -27,10 +27,11 @@ import os
 import shlex
 from typing import Any, Dict, List, Optional
 
-from . import Contender, Goal, VerifyError, Workload, at_most_rss, write_pipeline
+from . import Contender, Goal, VerifyError, Workload, at_most_rss
 from .w1 import Mariadb, process_cpu_s, write_script
 from .w2 import Server as PgServer
 from .w2 import server_cpu_s
+from ._pgcdc import Slots, cdc_pipeline, conninfo, drop_subscription, my_sink, pg_sink
 from ._pgcpu import RoleCpu
 
 DEFAULT_ROWS = 100_000
@@ -97,31 +98,29 @@ def plan(ctx) -> Workload:
     cpu: Dict[str, List[float]] = {}
     apply_cpu: Dict[str, List[float]] = {}  # the PostgreSQL target side alone (RoleCpu "apply")
 
-    def drop_slots() -> None:
-        pg.psql(SRC_DB, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                        "WHERE slot_name LIKE 'w3\\_%' AND NOT active")
+    slots = Slots(pg, SRC_DB, "w3\\_%")
 
     if not pg.db_exists(SRC_DB):
         pg.psql("postgres", f"CREATE DATABASE {SRC_DB}")
     pg.psql("postgres", "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
-                        "WHERE slot_name LIKE 'w3\\_%' AND active")
+                        f"WHERE slot_name LIKE '{slots.like}' AND active")
     pg.psql(SRC_DB, "SELECT 1")
-    drop_slots()
+    slots.drop()
     pg.psql(SRC_DB, f"DROP PUBLICATION IF EXISTS {PUB}; DROP TABLE IF EXISTS {TABLE}; {DDL}; "
                     f"ALTER TABLE {TABLE} REPLICA IDENTITY DEFAULT; CREATE PUBLICATION {PUB} FOR TABLE {TABLE}")
     pg.psql(SRC_DB, BACKLOG)
 
-    conn_text = f"host={pg.host} port={pg.port} user={pg.user} password={pg.password} dbname={SRC_DB}"
+    conn_text = conninfo(pg, SRC_DB)
     marker_pg = f"SELECT count(*) FROM {TABLE} WHERE id = -1"
 
     def prepare(name: str) -> None:
-        drop_slots()
+        slots.drop()
         pg.psql(SRC_DB, f"TRUNCATE {TABLE}")
         if name in (NATIVE, DS_PG, DS_BIG):
             pg.recreate(DST_DB)
         if name == DS_MY:
             my.recreate(MY_DB)
-        pg.psql(SRC_DB, f"SELECT pg_create_logical_replication_slot('{SLOTS[name]}', 'pgoutput')")
+        slots.create(SLOTS[name])
         if name == NATIVE:
             pg.psql(DST_DB, DDL)
             pg.psql(DST_DB, f"CREATE SUBSCRIPTION w3_sub CONNECTION '{conn_text}' PUBLICATION {PUB} WITH "
@@ -168,8 +167,7 @@ def plan(ctx) -> Workload:
             notes.append(line)
         try:
             if name == NATIVE:
-                pg.psql(DST_DB, "ALTER SUBSCRIPTION w3_sub DISABLE; ALTER SUBSCRIPTION w3_sub SET (slot_name = NONE); "
-                                "DROP SUBSCRIPTION w3_sub")
+                drop_subscription(pg, DST_DB, "w3_sub")
             if name in (NATIVE, DS_PG):
                 got = pg.psql(DST_DB, CHECK)
             elif name == DS_MY:
@@ -180,13 +178,7 @@ def plan(ctx) -> Workload:
             if got != state["want"]:
                 raise VerifyError(f"{name}: target {got} != source {state['want']}")
         finally:
-            import time as _t
-            for _ in range(50):
-                if pg.psql(SRC_DB, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'w3\\_%' "
-                                   "AND active") == "0":
-                    break
-                _t.sleep(0.1)
-            drop_slots()
+            slots.release()
         out["changes"] = state["changes"]
         return out
 
@@ -215,29 +207,24 @@ def plan(ctx) -> Workload:
         contenders.append(Contender(NATIVE, "peer", ["/bin/bash", script], total, before=before, after=after, env=env))
 
     def ds_yaml(name: str, sink: Dict[str, Any]) -> str:
-        path = os.path.join(ctx.workdir, f"w3-{SLOTS[name]}.yaml")
-        write_pipeline(path, {
-            "source": {"type": "postgres", "host": pg.host, "port": pg.port, "user": pg.user,
-                       "password": pg.password, "database": SRC_DB, "tables": f"public\\.{TABLE}",
-                       "slot_name": SLOTS[name], "publication_name": PUB},
-            "sink": sink,
-            "pipeline": {"name": SLOTS[name], "mode": "cdc"},
-        })
-        return path
+        return cdc_pipeline(os.path.join(ctx.workdir, f"w3-{SLOTS[name]}.yaml"), pg, SRC_DB, TABLE, PUB, SLOTS[name],
+                            sink)
 
     datasync = " ".join(q(a) for a in ctx._cli)  # noqa: SLF001 (the CLI bench/run found)
+
+    def ds_pg_script(name: str, file: str) -> str:
+        """datasync into PostgreSQL until the marker is there; the wrapper fails if datasync exits first."""
+        run = f"{datasync} run --quiet {q(ds_yaml(name, pg_sink(pg, DST_DB)))} & ds=$!"
+        return write_script(os.path.join(ctx.workdir, file),
+                            poll_pg(run, "kill -TERM $ds; wait $ds || true", "kill -0 $ds || exit 1; "))
+
     if ctx.wants("datasync") or ctx.wants(DS_PG):
-        y = ds_yaml(DS_PG, {"type": "postgres", "host": pg.host, "port": pg.port, "user": pg.user,
-                            "password": pg.password, "database": DST_DB})
-        run = f"{datasync} run --quiet {q(y)} & ds=$!"
-        script = write_script(os.path.join(ctx.workdir, "w3-ds-pg.sh"), poll_pg(run, "kill -TERM $ds; wait $ds || true",
-                                                                               "kill -0 $ds || exit 1; "))
+        script = ds_pg_script(DS_PG, "w3-ds-pg.sh")
         before, after = hooks(DS_PG)
         contenders.append(Contender(DS_PG, "datasync", ["/bin/bash", script], total, before=before, after=after,
                                     env=env))
     if ctx.wants("datasync") or ctx.wants(DS_MY):
-        y = ds_yaml(DS_MY, {"type": "mariadb", "host": my.host, "port": my.port, "user": my.user,
-                            "password": my.password, "database": MY_DB})
+        y = ds_yaml(DS_MY, my_sink(my, MY_DB))
         mysql = " ".join(q(a) for a in my.args(MY_DB, "--batch", "--skip-column-names"))
         marker_my = f"SELECT COUNT(*) FROM {TABLE} WHERE id = -1"
         body = (f"{datasync} run --quiet {q(y)} & ds=$!\n"
@@ -249,11 +236,7 @@ def plan(ctx) -> Workload:
                                     env=dict(env, **my.env())))
 
     if DS_BIG in getattr(ctx, "_only", []):  # only on request: --only "datasync one big txn -> postgres"
-        y = ds_yaml(DS_BIG, {"type": "postgres", "host": pg.host, "port": pg.port, "user": pg.user,
-                             "password": pg.password, "database": DST_DB})
-        run = f"{datasync} run --quiet {q(y)} & ds=$!"
-        script = write_script(os.path.join(ctx.workdir, "w3-ds-big.sh"),
-                              poll_pg(run, "kill -TERM $ds; wait $ds || true", "kill -0 $ds || exit 1; "))
+        script = ds_pg_script(DS_BIG, "w3-ds-big.sh")
         before, after = hooks(DS_BIG)
         contenders.append(Contender(DS_BIG, "datasync", ["/bin/bash", script], big_rows + 1, before=before,
                                     after=after, env=env))
@@ -297,4 +280,4 @@ def plan(ctx) -> Workload:
     return Workload(name="W3", description=DESCRIPTION, contenders=contenders, goals=goals, notes=notes,
                     facts={"backlog": f"{total:,} changes in transactions of 1-100 rows (+1 marker row) on "
                                       f"{SRC_DB}.public.{TABLE}"},
-                    cleanup=drop_slots)
+                    cleanup=slots.drop)

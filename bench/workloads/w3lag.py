@@ -23,9 +23,10 @@ import subprocess
 import time
 from typing import Any, Dict, List
 
-from . import Contender, Goal, VerifyError, Workload, write_pipeline
+from . import Contender, Goal, VerifyError, Workload
 from .w1 import Mariadb, write_script
 from .w2 import Server as PgServer
+from ._pgcdc import Slots, cdc_pipeline, conninfo, drop_subscription, my_sink, pg_sink
 
 DEFAULT_ROWS = 7_500
 DESCRIPTION = "PostgreSQL change data capture: lag p50/p99 at a fixed insert rate beside native logical replication"
@@ -50,40 +51,23 @@ def plan(ctx) -> Workload:
     notes: List[str] = []
     state: Dict[str, Any] = {}
 
-    def drop_slots() -> None:
-        pg.psql(SRC_DB, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                        "WHERE slot_name LIKE 'w3\\_lag\\_%' AND NOT active")
+    slots = Slots(pg, SRC_DB, "w3\\_lag\\_%")
 
     if not pg.db_exists(SRC_DB):
         pg.psql("postgres", f"CREATE DATABASE {SRC_DB}")
-    drop_slots()
+    slots.drop()
     pg.psql(SRC_DB, f"DROP PUBLICATION IF EXISTS {PUB}; DROP TABLE IF EXISTS {TABLE}; {SOURCE_DDL}; "
                     f"CREATE PUBLICATION {PUB} FOR TABLE {TABLE}")
-    conn_text = f"host={pg.host} port={pg.port} user={pg.user} password={pg.password} dbname={SRC_DB}"
+    conn_text = conninfo(pg, SRC_DB)
     script = os.path.join(ctx.workdir, "w3lag.sql")
     os.makedirs(ctx.workdir, exist_ok=True)
     with open(script, "w") as f:
         f.write(f"INSERT INTO {TABLE} (pad) VALUES (repeat('x', 50));\n")
 
-    def yaml_for(name: str, sink: Dict[str, Any]) -> str:
-        path = os.path.join(ctx.workdir, f"w3lag-{SLOTS[name]}.yaml")
-        write_pipeline(path, {
-            "source": {"type": "postgres", "host": pg.host, "port": pg.port, "user": pg.user,
-                       "password": pg.password, "database": SRC_DB, "tables": f"public\\.{TABLE}",
-                       "slot_name": SLOTS[name], "publication_name": PUB},
-            "sink": sink,
-            "pipeline": {"name": SLOTS[name], "mode": "cdc"},
-        })
-        return path
-
     cli = list(ctx._cli)  # noqa: SLF001 (the CLI bench/run found)
-    pg_sink = {"type": "postgres", "host": pg.host, "port": pg.port, "user": pg.user, "password": pg.password,
-               "database": DST_DB}
-    my_sink = {"type": "mariadb", "host": my.host, "port": my.port, "user": my.user, "password": my.password,
-               "database": MY_DB}
 
     def prepare(name: str) -> None:
-        drop_slots()
+        slots.drop()
         pg.psql(SRC_DB, f"TRUNCATE {TABLE}")
         if name == DS_MY:
             my.recreate(MY_DB)
@@ -99,13 +83,14 @@ def plan(ctx) -> Workload:
                             "$$BEGIN NEW.arrived := clock_timestamp(); RETURN NEW; END$$;"
                             f"CREATE TRIGGER arrive BEFORE INSERT ON {TABLE} FOR EACH ROW EXECUTE FUNCTION arrive();"
                             f"ALTER TABLE {TABLE} ENABLE ALWAYS TRIGGER arrive")
-        pg.psql(SRC_DB, f"SELECT pg_create_logical_replication_slot('{SLOTS[name]}', 'pgoutput')")
+        slots.create(SLOTS[name])
         if name == NATIVE:
             pg.psql(DST_DB, f"CREATE SUBSCRIPTION w3_lag_sub CONNECTION '{conn_text}' PUBLICATION {PUB} WITH "
                             f"(create_slot = false, slot_name = '{SLOTS[NATIVE]}', copy_data = false, "
                             "synchronous_commit = on)")
         else:
-            y = yaml_for(name, pg_sink if name == DS_PG else my_sink)
+            y = cdc_pipeline(os.path.join(ctx.workdir, f"w3lag-{SLOTS[name]}.yaml"), pg, SRC_DB, TABLE, PUB,
+                             SLOTS[name], pg_sink(pg, DST_DB) if name == DS_PG else my_sink(my, MY_DB))
             log = open(os.path.join(ctx.workdir, f"w3lag-{SLOTS[name]}.log"), "w")
             state["proc"] = subprocess.Popen(cli + ["run", "--quiet", y], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
@@ -138,18 +123,12 @@ def plan(ctx) -> Workload:
             values = sorted(float(v) for v in rows.split())
         finally:
             if name == NATIVE:
-                pg.psql(DST_DB, "ALTER SUBSCRIPTION w3_lag_sub DISABLE; "
-                                "ALTER SUBSCRIPTION w3_lag_sub SET (slot_name = NONE); DROP SUBSCRIPTION w3_lag_sub")
+                drop_subscription(pg, DST_DB, "w3_lag_sub")
             elif state.get("proc"):
                 state["proc"].terminate()
                 state["proc"].wait(timeout=60)
                 state["proc"] = None
-            for _ in range(50):
-                if pg.psql(SRC_DB, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE "
-                                   "'w3\\_lag\\_%' AND active") == "0":
-                    break
-                time.sleep(0.1)
-            drop_slots()
+            slots.release()
         if not values:
             raise VerifyError(f"{name}: no rows after the warm-up")
         p50 = values[len(values) // 2]
@@ -187,4 +166,4 @@ def plan(ctx) -> Workload:
                  "a 2 s warm-up (arrival stamped by a target trigger at insert, before its commit)"]
     return Workload(name="W3lag", description=DESCRIPTION, contenders=contenders,
                     goals=[p99_goal(DS_PG), p99_goal(DS_MY)], notes=notes,
-                    facts={"rate": f"{rate} tx/s for {seconds} s"}, cleanup=drop_slots)
+                    facts={"rate": f"{rate} tx/s for {seconds} s"}, cleanup=slots.drop)

@@ -5,43 +5,23 @@ doubled, a killed connection retried, the invalid-value policy, and clear
 errors for bad credentials, a missing table and a server refusing LOAD DATA
 LOCAL INFILE."""
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-CLI = str(Path(sys.executable).parent / "datasync")
-
-
-def env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set: run `eval \"$(scripts/db env)\"` after `scripts/db up`")
-    return value
+import dbutil
+from dbutil import CLI, KILLABLE, connection, env, sigkill_runs
 
 
 def maria(sql: str, database: str = "datasync") -> str:
     """Runs SQL through the mariadb client (UTC, utf8mb4); returns tab-separated rows."""
-    result = subprocess.run(
-        ["mariadb", "--no-defaults", "-h", env("DS_MARIADB_HOST"), "-P", env("DS_MARIADB_PORT"),
-         "-u", env("DS_MARIADB_USER"), f"-p{env('DS_MARIADB_PASSWORD')}", "--default-character-set=utf8mb4",
-         "--batch", "--skip-column-names", "--init-command=SET time_zone = '+00:00'", database],
-        input=sql, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.rstrip("\n")
+    return dbutil.maria(sql, database, canonical=True, timeout=300)
 
 
 def psql(sql: str, database: str = "datasync") -> str:
-    result = subprocess.run(
-        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", env("DS_PG_HOST"), "-p", env("DS_PG_PORT"),
-         "-U", env("DS_PG_USER"), "-d", database, "-c", sql],
-        capture_output=True, text=True, env={**os.environ, "PGPASSWORD": env("DS_PG_PASSWORD")}, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+    return dbutil.psql(sql, database, timeout=300)
 
 
 MY_SRC, MY_DST, PG_DB = "ds_it_my_src", "ds_it_my_dst", "ds_it_pg"
@@ -52,7 +32,7 @@ def databases():
     def reset():
         for db in (MY_SRC, MY_DST):
             maria(f"DROP DATABASE IF EXISTS {db}")
-        psql(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        dbutil.drop_pg_databases(PG_DB)
 
     reset()
     for db in (MY_SRC, MY_DST):
@@ -60,12 +40,6 @@ def databases():
     psql(f"CREATE DATABASE {PG_DB}")
     yield
     reset()
-
-
-def connection(kind: str, database: str, password: str = "") -> str:
-    prefix = "DS_MARIADB" if kind == "mariadb" else "DS_PG"
-    return (f"  type: {kind}\n  host: ${{{prefix}_HOST}}\n  port: ${{{prefix}_PORT}}\n  user: ${{{prefix}_USER}}\n"
-            f"  password: {password or '${' + prefix + '_PASSWORD}'}\n  database: {database}\n")
 
 
 def write_pipeline(tmp_path: Path, name: str, source: str, sink: str, pipeline: str = "",
@@ -209,50 +183,28 @@ def test_every_type_goes_to_postgres_and_back_exactly(databases, tmp_path):
         assert source_row == target_row, (source_row[:400], target_row[:400])
 
 
-def table_digest_maria(database: str, table: str) -> str:
-    return maria(f"SELECT COUNT(*), COUNT(DISTINCT id), COALESCE(SUM(CRC32(CONCAT_WS('|', id, v, n))), 0) "
-                 f"FROM {table}", database)
+# Counts and sums of `big`, one text for both servers (MariaDB's function names ignore case).
+BIG_DIGEST = "SELECT count(*), count(DISTINCT id), sum(id), sum(length(v)), sum(n) FROM big"
 
 
-def table_digest_pg(database: str, table: str) -> str:
-    # The same digest computed in PostgreSQL would need CRC32; compare counts and sums instead.
-    return psql(f"SELECT count(*), count(DISTINCT id), sum(id), sum(length(v)), sum(n) FROM {table}", database)
-
-
-def kill_twice_then_finish(yaml: Path) -> int:
-    killed = 0
-    for delay in (0.8, 1.6):
-        proc = subprocess.Popen([CLI, "run", "--quiet", str(yaml)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(delay)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            killed += 1
-        proc.wait(timeout=60)
+def kill_twice_then_finish(yaml: Path) -> None:
+    sigkill_runs(yaml, (0.8, 1.6))
     final = run(yaml, "--quiet")
     assert final.returncode == 0, final.stderr
-    return killed
 
 
 def test_sigkill_and_resume_mariadb_to_postgres(databases, tmp_path):
     maria("CREATE TABLE big (id bigint PRIMARY KEY, v varchar(64), n decimal(10,2));"
           "INSERT INTO big SELECT seq, MD5(seq), seq / 100 FROM seq_1_to_1500000;", MY_SRC)
-    yaml = write_pipeline(tmp_path, "my2pg_kill", "mariadb", "postgres",
-                          "  parallelism: 2\n  split_rows: 100000\n  batch_rows: 2000\n")
-    assert kill_twice_then_finish(yaml) >= 1, "the copy finished before it could be killed; make the table larger"
-    expected = maria("SELECT COUNT(*), COUNT(DISTINCT id), SUM(id), SUM(LENGTH(v)), SUM(n) FROM big", MY_SRC)
-    assert psql("SELECT count(*), count(DISTINCT id), sum(id), sum(length(v)), sum(n) FROM big", PG_DB).split("|") \
-        == expected.split("\t")
+    kill_twice_then_finish(write_pipeline(tmp_path, "my2pg_kill", "mariadb", "postgres", KILLABLE))
+    assert psql(BIG_DIGEST, PG_DB).split("|") == maria(BIG_DIGEST, MY_SRC).split("\t")
 
 
 def test_sigkill_and_resume_postgres_to_mariadb(databases, tmp_path):
     psql("CREATE TABLE big (id bigint PRIMARY KEY, v text, n numeric(10,2));"
          "INSERT INTO big SELECT i, md5(i::text), i / 100.0 FROM generate_series(1, 1500000) i;", PG_DB)
-    yaml = write_pipeline(tmp_path, "pg2my_kill", "postgres", "mariadb",
-                          "  parallelism: 2\n  split_rows: 100000\n  batch_rows: 2000\n")
-    assert kill_twice_then_finish(yaml) >= 1, "the copy finished before it could be killed; make the table larger"
-    expected = psql("SELECT count(*), count(DISTINCT id), sum(id), sum(length(v)), sum(n) FROM big", PG_DB)
-    got = maria("SELECT COUNT(*), COUNT(DISTINCT id), SUM(id), SUM(LENGTH(v)), SUM(n) FROM big", MY_DST)
-    assert got.split("\t") == expected.split("|")
+    kill_twice_then_finish(write_pipeline(tmp_path, "pg2my_kill", "postgres", "mariadb", KILLABLE))
+    assert maria(BIG_DIGEST, MY_DST).split("\t") == psql(BIG_DIGEST, PG_DB).split("|")
 
 
 def test_killed_connection_is_retried(databases, tmp_path):

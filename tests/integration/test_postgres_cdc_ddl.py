@@ -3,48 +3,26 @@ schema.evolution policy, through the installed `datasync` command against the
 real server of scripts/db: a column added, retyped and dropped right after the
 snapshot (before the stream has seen the table) and while the pipeline is
 stopped (the checkpoint knows the columns the target has)."""
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-CLI = str(Path(sys.executable).parent / "datasync")
+from dbutil import CLI, cleanup, connection, create_pg_databases, drop_pg_databases, drop_slots, psql, start, stop
+
 SRC, DST = "ds_cdc_ddl_src", "ds_cdc_ddl_dst"
 
 
-def psql(sql: str, database: str = "datasync") -> str:
-    for name in ("DS_PG_HOST", "DS_PG_PORT", "DS_PG_USER", "DS_PG_PASSWORD"):
-        if not os.environ.get(name):
-            pytest.fail(f"{name} is not set: run `eval \"$(scripts/db env)\"` after `scripts/db up`")
-    result = subprocess.run(
-        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", os.environ["DS_PG_HOST"], "-p",
-         os.environ["DS_PG_PORT"], "-U", os.environ["DS_PG_USER"], "-d", database, "-c", sql],
-        capture_output=True, text=True, env={**os.environ, "PGPASSWORD": os.environ["DS_PG_PASSWORD"]}, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def drop_all():
-    for _ in range(50):
-        psql(f"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = '{SRC}' "
-             "AND active_pid IS NOT NULL")
-        if psql(f"SELECT count(*) FROM pg_replication_slots WHERE database = '{SRC}' AND active") == "0":
-            break
-        time.sleep(0.1)
-    psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '{SRC}'")
-    for db in (SRC, DST):
-        psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    drop_slots(SRC)
+    drop_pg_databases(SRC, DST)
 
 
 @pytest.fixture()
 def databases():
     drop_all()
-    for db in (SRC, DST):
-        psql(f"CREATE DATABASE {db}")
+    create_pg_databases(SRC, DST)
     psql("CREATE TABLE items (id int PRIMARY KEY, name varchar(20), qty int, price numeric(10,2), gone text,"
          " tags text[], at timestamptz, doc jsonb);"
          "INSERT INTO items SELECT i, 'n' || i, i, i * 1.5, 'g', ARRAY['a'], now(), '{}' FROM generate_series(1, 3) i",
@@ -54,17 +32,10 @@ def databases():
 
 
 def pipeline(tmp_path: Path, policy: str) -> Path:
-    conn = ("  host: ${DS_PG_HOST}\n  port: ${DS_PG_PORT}\n  user: ${DS_PG_USER}\n"
-            "  password: ${DS_PG_PASSWORD}\n  database: %s\n")
     path = tmp_path / f"ddl_{policy}.yaml"
-    path.write_text("source:\n  type: postgres\n" + conn % SRC + "sink:\n  type: postgres\n" + conn % DST +
+    path.write_text("source:\n" + connection("postgres", SRC) + "sink:\n" + connection("postgres", DST) +
                     f"schema:\n  evolution: {policy}\npipeline:\n  name: ddl_{policy}\n  mode: snapshot+cdc\n")
     return path
-
-
-def start(path: Path) -> subprocess.Popen:
-    return subprocess.Popen([CLI, "run", "--quiet", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
 
 
 def wait_for(check, proc: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -79,12 +50,6 @@ def wait_for(check, proc: subprocess.Popen, timeout: float = 60.0) -> None:
             pytest.fail(f"the pipeline exited ({proc.returncode}): {proc.stderr.read()}")
         time.sleep(0.2)
     pytest.fail("timed out waiting for the target")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
 
 
 def target_columns() -> str:
@@ -133,7 +98,7 @@ def test_ddl_right_after_the_snapshot_and_while_stopped(databases, tmp_path, pol
     else:  # ignore: the target keeps its columns; values of added ones are left out
         assert cols == base + "integer,price:numeric,gone:text,tags:ARRAY,at:timestamp with time zone,doc:jsonb", cols
         assert psql("SELECT qty FROM items WHERE id = 11", DST) == "5"
-    subprocess.run([CLI, "cleanup", str(yaml)], capture_output=True, timeout=60)
+    cleanup(yaml)
 
 
 def test_exception_policy_stops_at_the_change_and_loses_nothing(databases, tmp_path):
@@ -163,4 +128,4 @@ def test_exception_policy_stops_at_the_change_and_loses_nothing(databases, tmp_p
     finally:
         stop(proc)
     assert psql("SELECT color FROM items WHERE id = 10", DST) == "red"
-    subprocess.run([CLI, "cleanup", str(yaml)], capture_output=True, timeout=60)
+    cleanup(yaml)

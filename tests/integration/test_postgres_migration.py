@@ -1,51 +1,26 @@
 """PostgreSQL → PostgreSQL migration through the installed `datasync` command,
 against the real server of scripts/db: exact copy of many types, resume after
 SIGKILL with nothing lost or doubled, and clear errors."""
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = str(Path(sys.executable).parent / "datasync")
-
-
-def env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set: run `eval \"$(scripts/db env)\"` after `scripts/db up`")
-    return value
-
-
-def psql(sql: str, database: str = "datasync") -> str:
-    result = subprocess.run(
-        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", env("DS_PG_HOST"), "-p", env("DS_PG_PORT"),
-         "-U", env("DS_PG_USER"), "-d", database, "-c", sql],
-        capture_output=True, text=True, env={**os.environ, "PGPASSWORD": env("DS_PG_PASSWORD")}, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+from dbutil import CLI, KILLABLE, connection, create_pg_databases, drop_pg_databases, env, psql, sigkill_runs
 
 
 @pytest.fixture()
 def databases():
     src, dst = "ds_it_src", "ds_it_dst"
-    for db in (src, dst):
-        psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-        psql(f"CREATE DATABASE {db}")
+    create_pg_databases(src, dst)
     yield src, dst
-    for db in (src, dst):
-        psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    drop_pg_databases(src, dst)
 
 
 def pipeline_yaml(tmp_path: Path, src: str, dst: str, extra: str = "", password: str = "${DS_PG_PASSWORD}") -> Path:
-    conn = "  host: ${DS_PG_HOST}\n  port: ${DS_PG_PORT}\n  user: ${DS_PG_USER}\n"
     path = tmp_path / "pg.yaml"
-    path.write_text(f"source:\n  type: postgres\n{conn}  password: {password}\n  database: {src}\n"
-                    f"sink:\n  type: postgres\n{conn}  password: ${{DS_PG_PASSWORD}}\n  database: {dst}\n"
+    path.write_text("source:\n" + connection("postgres", src, password) + "sink:\n" + connection("postgres", dst) +
                     f"pipeline:\n  name: pgcopy\n{extra}")
     return path
 
@@ -86,18 +61,14 @@ def test_sigkill_and_resume_loses_and_doubles_nothing(databases, tmp_path):
     src, dst = databases
     psql("CREATE TABLE big (id bigint PRIMARY KEY, v text, n numeric(10,2));"
          "INSERT INTO big SELECT i, md5(i::text), i / 100.0 FROM generate_series(1, 1500000) i;", src)
-    yaml = pipeline_yaml(tmp_path, src, dst, "  parallelism: 2\n  split_rows: 100000\n  batch_rows: 2000\n")
-    killed = 0
-    for delay in (0.8, 1.5):
-        proc = subprocess.Popen([CLI, "run", "--quiet", str(yaml)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(delay)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            killed += 1
-        proc.wait(timeout=60)
-    assert killed >= 1, "the copy finished before it could be killed; make the table larger"
-    partial = int(psql("SELECT count(*) FROM big", dst) or 0) if psql("SELECT to_regclass('public.big')", dst) else 0
-    assert partial < 1500000
+    yaml = pipeline_yaml(tmp_path, src, dst, KILLABLE)
+
+    def copied() -> int:
+        return int(psql("SELECT count(*) FROM big", dst) or 0) if psql("SELECT to_regclass('public.big')", dst) else 0
+
+    sigkill_runs(yaml, (5, 5), copied)
+    partial = copied()
+    assert 0 < partial < 1500000
     final = subprocess.run([CLI, "run", "--quiet", str(yaml)], capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr
     assert table_digest(src, "big") == table_digest(dst, "big")

@@ -7,51 +7,33 @@ before the changes, schema changes in order, a killed walsender retried,
 and bad credentials reported from next()."""
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import pytest
 
 import datasync
+import dbutil
+from dbutil import connection, create_pg_databases, drop_pg_databases, drop_slots
 
 SRC = "ds_hstream_src"
 
 
-def env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set: run `eval \"$(scripts/db env)\"` after `scripts/db up`")
-    return value
-
-
 def psql(sql: str, database: str = SRC) -> str:
-    result = subprocess.run(
-        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", env("DS_PG_HOST"), "-p", env("DS_PG_PORT"),
-         "-U", env("DS_PG_USER"), "-d", database, "-c", sql],
-        capture_output=True, text=True, env={**os.environ, "PGPASSWORD": env("DS_PG_PASSWORD")}, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+    """dbutil.psql, in the source database unless told otherwise."""
+    return dbutil.psql(sql, database)
 
 
 def drop_all() -> None:
-    for _ in range(50):
-        psql(f"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = '{SRC}' "
-             "AND active_pid IS NOT NULL", "datasync")
-        if psql(f"SELECT count(*) FROM pg_replication_slots WHERE database = '{SRC}' AND active", "datasync") == "0":
-            break
-        time.sleep(0.1)
-    psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '{SRC}'",
-         "datasync")
-    psql(f"DROP DATABASE IF EXISTS {SRC} WITH (FORCE)", "datasync")
+    drop_slots(SRC)
+    drop_pg_databases(SRC)
 
 
 @pytest.fixture()
 def database():
     drop_all()
-    psql(f"CREATE DATABASE {SRC}", "datasync")
+    create_pg_databases(SRC)
     psql("CREATE TABLE accounts (id int PRIMARY KEY, owner text, balance int)")
     yield
     drop_all()
@@ -60,8 +42,7 @@ def database():
 def make(tmp_path: Path, mode: str = "cdc", name: str = "hs_it", password: str = "${DS_PG_PASSWORD}",
          extra: str = "") -> datasync.Pipeline:
     return datasync.Pipeline.from_yaml(
-        "source:\n  type: postgres\n  host: ${DS_PG_HOST}\n  port: ${DS_PG_PORT}\n  user: ${DS_PG_USER}\n"
-        f"  password: {password}\n  database: {SRC}\n"
+        "source:\n" + connection("postgres", SRC, password) +
         f"sink:\n  type: host\n  checkpoint_path: {tmp_path / 'host.checkpoint.db'}\n"
         f"pipeline:\n  name: {name}\n  mode: {mode}\n{extra}")
 

@@ -3,72 +3,43 @@ plans executed on PostgreSQL, MariaDB and SQLite, the lossy report checked
 against the type-mapping table, name mapping and collisions, and --diff /
 --apply (with and without --allow-destructive) on a drifted target."""
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-CLI = str(Path(sys.executable).parent / "datasync")
+import dbutil
+from dbutil import CLI, ROOT, connection, create_pg_databases, drop_pg_databases, psql
+
 PG_SRC, PG_DST, MY_DST = "ds_sc_src", "ds_sc_dst", "ds_sc_dst"
 
 
-def env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set: run `eval \"$(scripts/db env)\"` after `scripts/db up`")
-    return value
-
-
-def psql(sql: str, database: str) -> str:
-    result = subprocess.run(
-        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", env("DS_PG_HOST"), "-p", env("DS_PG_PORT"),
-         "-U", env("DS_PG_USER"), "-d", database, "-c", sql],
-        capture_output=True, text=True, env={**os.environ, "PGPASSWORD": env("DS_PG_PASSWORD")}, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def maria(sql: str, database: str = "datasync") -> str:
-    result = subprocess.run(
-        ["mariadb", "--no-defaults", "-h", env("DS_MARIADB_HOST"), "-P", env("DS_MARIADB_PORT"),
-         "-u", env("DS_MARIADB_USER"), f"-p{env('DS_MARIADB_PASSWORD')}", "--batch", "--raw", "--skip-column-names",
-         database], input=sql, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.rstrip("\n")
+    """dbutil.maria with values unescaped."""
+    return dbutil.maria(sql, database, raw=True)
 
 
 @pytest.fixture()
 def databases():
-    for db in (PG_SRC, PG_DST):
-        psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", "datasync")
-        psql(f"CREATE DATABASE {db}", "datasync")
+    create_pg_databases(PG_SRC, PG_DST)
     maria(f"DROP DATABASE IF EXISTS {MY_DST}; CREATE DATABASE {MY_DST} CHARACTER SET utf8mb4")
     yield
-    for db in (PG_SRC, PG_DST):
-        psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", "datasync")
+    drop_pg_databases(PG_SRC, PG_DST)
     maria(f"DROP DATABASE IF EXISTS {MY_DST}")
-
-
-def pg_conn(database: str) -> str:
-    return (f"  host: ${{DS_PG_HOST}}\n  port: ${{DS_PG_PORT}}\n  user: ${{DS_PG_USER}}\n"
-            f"  password: ${{DS_PG_PASSWORD}}\n  database: {database}\n")
 
 
 def sink_block(kind: str, tmp_path: Path) -> str:
     if kind == "postgres":
-        return "sink:\n  type: postgres\n" + pg_conn(PG_DST)
+        return "sink:\n" + connection("postgres", PG_DST)
     if kind == "mariadb":
-        return ("sink:\n  type: mariadb\n  host: ${DS_MARIADB_HOST}\n  port: ${DS_MARIADB_PORT}\n"
-                f"  user: ${{DS_MARIADB_USER}}\n  password: ${{DS_MARIADB_PASSWORD}}\n  database: {MY_DST}\n")
+        return "sink:\n" + connection("mariadb", MY_DST)
     return f"sink:\n  type: sqlite\n  path: {tmp_path / 'dst.db'}\n"
 
 
 def pipeline(tmp_path: Path, sink: str, extra: str = "", name: str = "schema_it") -> Path:
     path = tmp_path / f"{name}.yaml"
-    path.write_text("source:\n  type: postgres\n" + pg_conn(PG_SRC) + sink_block(sink, tmp_path)
+    path.write_text("source:\n" + connection("postgres", PG_SRC) + sink_block(sink, tmp_path)
                     + extra + f"pipeline:\n  name: {name}\n")
     return path
 
@@ -151,7 +122,7 @@ def test_report_lists_the_lossy_columns_of_the_mapping_table(databases, tmp_path
     assert columns["code"]["target_type"] == "varchar(20)"
     text = schema(pipeline(tmp_path, "mariadb", name="report_text"), "--report").stdout
     assert "public.shop_orders.span: interval -> time(6) (lossy:" in text
-    mapping = (Path(__file__).resolve().parents[2] / "docs" / "type-mapping.md").read_text()
+    mapping = (ROOT / "docs" / "type-mapping.md").read_text()
     assert "| interval | `time(6)` | lossy |" in mapping
 
 

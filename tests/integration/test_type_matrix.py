@@ -17,11 +17,9 @@ microseconds, a datetime, a JSON document with exact numbers...) read through
 a SELECT giving each server's exact text of the value; SQLite values are read
 as they are stored, storage class included."""
 import json
-import os
 import re
 import sqlite3
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,37 +28,23 @@ from pathlib import Path
 
 import pytest
 
-CLI = str(Path(sys.executable).parent / "datasync")
+import dbutil
+from dbutil import CLI, connection
+
 DIALECTS = ("postgres", "mariadb", "sqlite")
 PAIRS = [(s, t) for s in DIALECTS for t in DIALECTS if s != t]
 ROWS = 4  # ids 1..3 carry values (lowest, highest, awkward); id 4 is NULL everywhere
 
 
-def env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set: run `eval \"$(scripts/db env)\"` after `scripts/db up`")
-    return value
-
-
 def psql(sql: str, database: str) -> str:
-    result = subprocess.run(
-        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", env("DS_PG_HOST"), "-p", env("DS_PG_PORT"),
-         "-U", env("DS_PG_USER"), "-d", database],
-        input="SET timezone = 'UTC'; SET intervalstyle = 'iso_8601'; SET datestyle = 'ISO, YMD';\n" + sql,
-        capture_output=True, text=True, env={**os.environ, "PGPASSWORD": env("DS_PG_PASSWORD")}, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip("\n")
+    """SQL in a session whose dates, timestamps and intervals read as the canonical forms expect."""
+    return dbutil.psql_script("SET timezone = 'UTC'; SET intervalstyle = 'iso_8601'; SET datestyle = 'ISO, YMD';\n"
+                              + sql, database)
 
 
 def maria(sql: str, database: str = "datasync") -> str:
-    result = subprocess.run(
-        ["mariadb", "--no-defaults", "-h", env("DS_MARIADB_HOST"), "-P", env("DS_MARIADB_PORT"),
-         "-u", env("DS_MARIADB_USER"), f"-p{env('DS_MARIADB_PASSWORD')}", "--default-character-set=utf8mb4",
-         "--batch", "--raw", "--skip-column-names", "--init-command=SET time_zone = '+00:00'", database],
-        input=sql, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.rstrip("\n")
+    """dbutil.maria with values unescaped, in utf8mb4 and UTC."""
+    return dbutil.maria(sql, database, raw=True, canonical=True)
 
 
 # --------------------------------------------------------------------- columns
@@ -237,7 +221,7 @@ class Side:
 
     def reset(self) -> None:
         if self.dialect == "postgres":
-            psql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)", "datasync")
+            dbutil.drop_pg_databases(self.name)
         elif self.dialect == "mariadb":
             maria(f"DROP DATABASE IF EXISTS {self.name}")
         elif self.path.exists():
@@ -254,9 +238,7 @@ class Side:
         if self.dialect == "sqlite":
             block = f"  type: sqlite\n  path: {self.path}\n"
             return block + ("  tables: \"main\\\\.every\"\n" if role == "source" else "")
-        prefix = "DS_PG" if self.dialect == "postgres" else "DS_MARIADB"
-        block = (f"  type: {self.dialect}\n  host: ${{{prefix}_HOST}}\n  port: ${{{prefix}_PORT}}\n"
-                 f"  user: ${{{prefix}_USER}}\n  password: ${{{prefix}_PASSWORD}}\n  database: {self.name}\n")
+        block = connection(self.dialect, self.name)
         if role == "source":
             return block + ("  tables: \"public\\\\.every\"\n" if self.dialect == "postgres"
                             else f"  tables: \"{self.name}\\\\.every\"\n")
