@@ -151,6 +151,8 @@ def at_least_ratio(name: str, peer: str, ratio: float) -> Goal:
 
 def at_most_rss(name: str, mib: float) -> Goal:
     def judge(stats: Dict[str, Stats]) -> "tuple[bool, str]":
+        if name not in stats:  # left out with --only
+            return False, "not measured"
         got = stats[name].peak_rss_mib
         if got <= mib:
             return True, f"peak {got:.1f} MiB"
