@@ -26,6 +26,7 @@ import shlex
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from typing import Any, Dict, List, Optional
 
@@ -141,6 +142,16 @@ class Server:
         script = os.path.join(self.repo, "scripts", "db")
         if os.path.exists(script) and subprocess.run([script, "status"], capture_output=True).returncode != 0:
             subprocess.run([script, "up"], check=True, stdout=subprocess.DEVNULL)
+        # An idle replication slot left by a killed test keeps every WAL
+        # segment written since: each run then pays for new segment files
+        # (and the disk fills up). Found once holding 58 GB; say so loudly.
+        stale = self.psql("postgres", "SELECT slot_name || ' ' || pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), "
+                                      "restart_lsn)) FROM pg_replication_slots WHERE NOT active AND "
+                                      "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) > 1073741824", check=False)
+        for line in stale.splitlines():
+            name, size = line.split(" ", 1)
+            print(f"WARNING: inactive replication slot {name} retains {size} of WAL, which slows every run and fills "
+                  f"the disk; drop it: SELECT pg_drop_replication_slot('{name}')", file=sys.stderr)
 
     def db_exists(self, db: str) -> bool:
         return self.psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{db}'") == "1"
