@@ -93,6 +93,15 @@ struct Batch {
   // company, so a lone transaction is not delayed (replication lag).
   bool source_idle = false;
 
+  // A batch built from another keeps its delivery marks (the two above).
+  void keep_marks_of(const Batch &from) {
+    transaction_open = from.transaction_open;
+    source_idle = from.source_idle;
+  }
+  bool same_marks(const Batch &other) const {
+    return transaction_open == other.transaction_open && source_idle == other.source_idle;
+  }
+
   Op op(int64_t row) const { return ops ? static_cast<Op>(ops->data()[row]) : Op::insert; }
   bool insert_only() const { return !ops; }
   int64_t byte_size() const;  // bytes of the buffers this batch references

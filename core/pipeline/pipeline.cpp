@@ -644,10 +644,9 @@ struct Pipeline::Run {
       plan.counters->rows_read.fetch_add(batch->num_rows, std::memory_order_relaxed);
       plan.counters->bytes_read.fetch_add(batch->byte_size(), std::memory_order_relaxed);
       model::BatchPtr out = transform(batch, plan);
-      if (out->transaction_open != batch->transaction_open || out->source_idle != batch->source_idle) {
+      if (!out->same_marks(*batch)) {
         auto fixed = std::make_shared<model::Batch>(*out);  // a host transform built a new batch
-        fixed->transaction_open = batch->transaction_open;
-        fixed->source_idle = batch->source_idle;
+        fixed->keep_marks_of(*batch);
         out = fixed;
       }
       return push(Envelope::of(out, &plan)) && !stopping();

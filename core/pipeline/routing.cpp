@@ -180,8 +180,7 @@ model::BatchPtr apply_route(const std::shared_ptr<model::Batch> &batch, const Ro
   out->num_rows = batch->num_rows;
   out->ops = batch->ops;
   out->position = batch->position;
-  out->transaction_open = batch->transaction_open;
-  out->source_idle = batch->source_idle;
+  out->keep_marks_of(*batch);
   out->columns.reserve(table.projection.size());
   for (int i : table.projection) out->columns.push_back(batch->columns[static_cast<size_t>(i)]);
   return out;

@@ -130,7 +130,7 @@ class HostWriter : public model::SinkWriter {
         for (int64_t r = skip; r < rows; ++r) keep.push_back(static_cast<uint32_t>(r));
         auto tail = batch.take(keep.data(), keep.size());
         tail->position = batch.position;
-        tail->transaction_open = batch.transaction_open;
+        tail->keep_marks_of(batch);
         item.batch = tail;
       }
     }

@@ -1,6 +1,7 @@
 #include <memory>
 #include "connectors/postgres/connection.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -26,6 +27,14 @@ std::string strip_prefix(const std::string &message) {
     if (at != std::string::npos) return m.substr(at + std::strlen(tag));
   }
   return m;
+}
+
+// Text parameters as libpq takes them (null for SQL NULL); the pointers live as long as `params`.
+std::vector<const char *> text_values(const std::vector<std::optional<std::string>> &params) {
+  std::vector<const char *> values;
+  values.reserve(params.size());
+  for (const auto &p : params) values.push_back(p ? p->c_str() : nullptr);
+  return values;
 }
 
 std::string with_table(const std::string &context, const std::string &table) {
@@ -197,9 +206,7 @@ Result Connection::exec(const std::string &sql, const std::string &table) {
 
 Result Connection::exec_params(const std::string &sql, const std::vector<std::optional<std::string>> &params,
                                const std::string &table) {
-  std::vector<const char *> values;
-  values.reserve(params.size());
-  for (const auto &p : params) values.push_back(p ? p->c_str() : nullptr);
+  const std::vector<const char *> values = text_values(params);
   Result r(
       PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
   if (!r || (r.status() != PGRES_COMMAND_OK && r.status() != PGRES_TUPLES_OK)) throw error(r.get(), table);
@@ -263,9 +270,7 @@ void Connection::pipeline_begin() {
 void Connection::pipeline_exec(const std::string &sql, const std::vector<std::optional<std::string>> &params,
                                const std::string &table) {
   pipeline_begin();
-  std::vector<const char *> values;
-  values.reserve(params.size());
-  for (const auto &p : params) values.push_back(p ? p->c_str() : nullptr);
+  const std::vector<const char *> values = text_values(params);
   if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
                         0) != 1)
     throw error(nullptr, table);
@@ -275,14 +280,16 @@ void Connection::pipeline_exec(const std::string &sql, const std::vector<std::op
 void Connection::pipeline_exec_prepared(const std::string &name, const std::string &sql, int count,
                                         const char *const *values, const int *lengths, const std::string &table) {
   pipeline_begin();
-  bool pending = false;
-  for (const Queued &q : pipeline_queue_) pending = pending || q.prepares == name;
-  if (!pending && prepared_.count(name) == 0) {
+  auto queued = [&] {
+    return std::any_of(pipeline_queue_.begin(), pipeline_queue_.end(),
+                       [&](const Queued &q) { return q.prepares == name; });
+  };
+  if (prepared_.count(name) == 0 && !queued()) {
     if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) != 1) throw error(nullptr, table);
     pipeline_queue_.push_back({table, name});
   }
-  std::vector<int> formats(static_cast<size_t>(count), 1);
-  if (PQsendQueryPrepared(conn_, name.c_str(), count, values, lengths, formats.data(), 0) != 1)
+  if (binary_formats_.size() < static_cast<size_t>(count)) binary_formats_.resize(static_cast<size_t>(count), 1);
+  if (PQsendQueryPrepared(conn_, name.c_str(), count, values, lengths, binary_formats_.data(), 0) != 1)
     throw error(nullptr, table);
   pipeline_queue_.push_back({table, ""});
 }

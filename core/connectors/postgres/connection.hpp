@@ -166,7 +166,8 @@ class Connection {
     std::string prepares;
   };
   std::vector<Queued> pipeline_queue_;
-  std::set<std::string> prepared_;  // named statements that exist on this connection
+  std::set<std::string> prepared_;   // named statements that exist on this connection
+  std::vector<int> binary_formats_;  // all 1: every prepared statement's parameters are binary
 };
 
 }  // namespace ds::connectors::postgres

@@ -440,6 +440,14 @@ void PostgresSinkWriter::begin() {
   if (!conn.in_transaction()) conn.exec("BEGIN", "");
 }
 
+// Pipeline mode with a transaction open: BEGIN is queued when none is.
+void PostgresSinkWriter::begin_pipelined() {
+  Connection &conn = connection();
+  const bool open = conn.in_pipeline() || conn.in_transaction();
+  conn.pipeline_begin();
+  if (!open) conn.pipeline_exec("BEGIN", {});
+}
+
 namespace {
 
 // Sends the buffer when it holds a chunk's worth (or always when `all`).
@@ -608,8 +616,8 @@ void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch,
 // transaction. Rows apply in order, so a key's last change wins, as in
 // write_staged.
 void PostgresSinkWriter::write_rows(TableState &ts, const model::Batch &batch, bool changes) {
-  Connection &conn = connection();
-  if (!conn.in_pipeline() && !conn.in_transaction()) conn.pipeline_exec("BEGIN", {});
+  begin_pipelined();
+  Connection &conn = *conn_;
   const bool keyed = changes && !ts.key.empty();
   const auto &cols = ts.schema->columns;
   const size_t ncols = batch.columns.size();
@@ -766,11 +774,8 @@ void PostgresSinkWriter::commit(const std::vector<model::Position> *positions) {
   // one round trip.
   if (positions && !positions->empty()) {
     shared_->ensure_checkpoint_table();
-    Connection &conn = connection();
-    const bool open = conn.in_pipeline() || conn.in_transaction();
-    conn.pipeline_begin();
-    if (!open) conn.pipeline_exec("BEGIN", {});
-    upsert_checkpoints(conn, config_.checkpoint_schema, config_.pipeline_name, *positions);
+    begin_pipelined();
+    upsert_checkpoints(*conn_, config_.checkpoint_schema, config_.pipeline_name, *positions);
   }
   if (conn_ && (conn_->in_pipeline() || conn_->in_transaction())) {
     conn_->pipeline_exec("COMMIT", {});

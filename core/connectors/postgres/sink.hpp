@@ -113,6 +113,7 @@ class PostgresSinkWriter : public model::SinkWriter {
   Connection &connection();
   TableState &state_for(const model::Batch &batch);
   void begin();
+  void begin_pipelined();
   void copy_direct(TableState &ts, const model::Batch &batch);
   void write_staged(TableState &ts, const model::Batch &batch, bool changes);
   void write_rows(TableState &ts, const model::Batch &batch, bool changes);
