@@ -55,6 +55,7 @@ class RoleCpu:
         self._first: Dict[int, float] = {}
         self._last: Dict[int, Tuple[float, str]] = {}
         self._seen: Dict[int, int] = {}  # samples a process was in
+        self._role: Dict[int, str] = {}
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -66,6 +67,11 @@ class RoleCpu:
             if got is None:
                 continue
             pid = int(name)
+            # A process keeps the first role it is seen in other than "other":
+            # a new child still bears the postmaster's title and an exiting
+            # one an empty one, but its database and kind never change.
+            if self._role.get(pid, "other") == "other":
+                self._role[pid] = role_of(got[1], self.target_db)
             self._last[pid] = got
             self._seen[pid] = self._seen.get(pid, 0) + 1
             self._first.setdefault(pid, got[0] if self._thread is None else 0.0)
@@ -88,9 +94,9 @@ class RoleCpu:
         self._thread.join()
         self._sample()
         out: Dict[str, float] = {}
-        for pid, (cpu, cmdline) in self._last.items():
+        for pid, (cpu, _title) in self._last.items():
             # A connection that lived less than a few samples (a harness
             # poll's psql) is not part of anyone's apply.
-            role = role_of(cmdline, self.target_db) if self._seen[pid] >= 3 else 'short-lived'
+            role = self._role[pid] if self._seen[pid] >= 3 else 'short-lived'
             out[role] = out.get(role, 0.0) + cpu - self._first.get(pid, 0.0)
         return out

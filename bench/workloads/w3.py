@@ -156,6 +156,7 @@ def plan(ctx) -> Workload:
         import statistics
         line = "server CPU s (median, PostgreSQL + MariaDB, whole backlog): " + ", ".join(
             f"{k} {statistics.median(v):.2f}" for k, v in cpu.items())
+        out["server_cpu_by_role_s"] = {k: round(v, 3) for k, v in roles.items()}
         if name in (NATIVE, DS_PG) and "apply" in roles:
             out["apply_cpu_s"] = roles["apply"]
             apply_cpu.setdefault(name, []).append(roles["apply"])

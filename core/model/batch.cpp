@@ -1,6 +1,8 @@
 #include "model/batch.hpp"
 
+#include <algorithm>
 #include <new>
+#include <unordered_map>
 
 #include "model/error.hpp"
 
@@ -84,6 +86,57 @@ std::shared_ptr<Batch> Batch::take(const uint32_t *rows, size_t count) const {
     for (size_t i = 0; i < count; ++i) dst[i] = ops->data()[rows[i]];
     out->ops = o.finish();
   }
+  return out;
+}
+
+void append_key_bytes(const Batch &batch, const std::vector<int> &key_columns, int64_t row, std::string &out) {
+  for (int k : key_columns) {
+    const Column &col = batch.columns[static_cast<size_t>(k)];
+    const TypeId type = batch.schema->columns[static_cast<size_t>(k)].type.id;
+    if (!col.is_valid(row)) {
+      out += '\0';
+      continue;
+    }
+    out += '\1';
+    switch (layout_of(type)) {
+      case Layout::bitmap: out += col.bool_value(row) ? '\1' : '\0'; break;
+      case Layout::fixed:
+        out.append(reinterpret_cast<const char *>(col.fixed_bytes(row, fixed_width(type))),
+                   static_cast<size_t>(fixed_width(type)));
+        break;
+      case Layout::variable: {
+        const std::string_view v = col.bytes(row);
+        const auto size = static_cast<uint32_t>(v.size());
+        out.append(reinterpret_cast<const char *>(&size), sizeof size);
+        out.append(v);
+        break;
+      }
+    }
+  }
+}
+
+std::vector<LastChange> last_change_per_key(const Batch &batch, const std::vector<int> &key_columns) {
+  std::vector<LastChange> out;
+  out.reserve(static_cast<size_t>(batch.num_rows));
+  std::unordered_map<std::string, size_t> seen;  // key bytes -> index in out
+  seen.reserve(static_cast<size_t>(batch.num_rows));
+  std::string key;
+  bool repeated = false;
+  for (int64_t r = 0; r < batch.num_rows; ++r) {
+    const Op op = batch.op(r);
+    if (op == Op::update_before) continue;
+    key.clear();
+    append_key_bytes(batch, key_columns, r, key);
+    const auto [it, fresh] = seen.try_emplace(key, out.size());
+    if (fresh) {
+      out.push_back({static_cast<uint32_t>(r), op == Op::insert});
+    } else {
+      out[it->second].row = static_cast<uint32_t>(r);
+      repeated = true;
+    }
+  }
+  if (!repeated) return out;  // already in row order
+  std::sort(out.begin(), out.end(), [](const LastChange &a, const LastChange &b) { return a.row < b.row; });
   return out;
 }
 

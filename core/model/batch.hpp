@@ -110,6 +110,20 @@ struct Batch {
 };
 using BatchPtr = std::shared_ptr<const Batch>;
 
+// The last change of one key in a change batch. A sink that applies a batch
+// set-based inside one target transaction only needs these: a key's earlier
+// changes are superseded before anyone can see them.
+struct LastChange {
+  uint32_t row;           // the key's last change (not an update_before)
+  bool first_was_insert;  // its first change in the batch inserted it: it did not exist before the batch
+};
+// One entry per key, ordered by `row`. Keys are compared by their bytes (as
+// the sinks' staging compared them), with NULL distinct from every value.
+std::vector<LastChange> last_change_per_key(const Batch &batch, const std::vector<int> &key_columns);
+// Appends the bytes last_change_per_key compares for `row`'s key to `out`
+// (for a sink that follows keys across batches).
+void append_key_bytes(const Batch &batch, const std::vector<int> &key_columns, int64_t row, std::string &out);
+
 // Growable malloc'ed byte array; finish() hands the block over to a Buffer.
 class ByteArray {
  public:

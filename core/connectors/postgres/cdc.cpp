@@ -18,7 +18,15 @@ namespace {
 
 using pgoutput::Kind;
 
-constexpr int64_t kStatusIntervalUs = 1000000;       // standby status at least this often
+constexpr int64_t kStatusIntervalUs = 1000000;  // standby status at least this often
+// A held batch (whole transactions waiting for company) is handed on when
+// the socket runs dry, unless messages came faster than kBusyMessagesPerS
+// over the last kRateWindowUs: under load the reader outpaces the walsender
+// and finds the socket dry between messages, and handing on each sliver made
+// the sink commit each (a WAL flush and the staged statements per commit).
+constexpr int64_t kBusyMessagesPerS = 50000;
+constexpr int64_t kRateWindowUs = 2000;
+constexpr int64_t kMaxHoldUs = 20000;                // what a busy stream's batch may wait for more (lag under load)
 constexpr int64_t kPgEpochUnixUs = 946684800000000;  // 2000-01-01 in Unix microseconds
 
 int64_t now_unix_us() {
@@ -357,6 +365,7 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
   // position then supersedes the held one).
   model::Position held;
   bool holding = false;
+  int64_t held_since = 0;
   auto flush = [&](bool transaction_open, const model::Position &position, bool idle = false) {
     holding = false;
     std::shared_ptr<model::Batch> batch;
@@ -381,6 +390,7 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
     last_emitted = end_lsn;
     held = model::Position{stream_name(), pgoutput::lsn_to_string(end_lsn), false};
     if (options_.group_transactions && builder && builder->num_rows() > 0 && builder->num_rows() < batch_rows) {
+      if (!holding) held_since = now_unix_us();
       holding = true;
       return;
     }
@@ -547,6 +557,8 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
     commit_transaction(end_lsn, commit_time);
   };
 
+  int64_t window_start = now_unix_us(), window_messages = 0;
+  bool busy = false;
   while (!stopped && !cancel.cancelled()) {
     char *buf = nullptr;
     int n = PQgetCopyData(raw, &buf, 1);
@@ -556,12 +568,20 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
       n = PQgetCopyData(raw, &buf, 1);
     }
     if (n == 0) {
-      if (holding) flush(false, held, true);  // idle: what is held goes at once
+      const int64_t now = now_unix_us();
+      if (now - window_start >= kRateWindowUs) {
+        busy = window_messages * 1000000 >= kBusyMessagesPerS * (now - window_start);
+        window_start = now;
+        window_messages = 0;
+      }
+      // Idle: what is held goes at once — unless messages are coming fast,
+      // when it keeps growing until they stop, it is full or kMaxHoldUs old.
+      if (holding && (!busy || now - held_since >= kMaxHoldUs)) flush(false, held, !busy);
       // Nothing buffered: report progress, then wait for the socket (briefly, to notice cancel).
       if (now_unix_us() - last_status >= kStatusIntervalUs) report_progress(false);
       check_retained_wal();
       pollfd pfd{PQsocket(raw), POLLIN, 0};
-      ::poll(&pfd, 1, 100);
+      ::poll(&pfd, 1, holding ? static_cast<int>(kRateWindowUs / 1000) : 100);
       if (PQconsumeInput(raw) == 0) throw repl_->error(nullptr);
       continue;
     }
@@ -582,6 +602,7 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
     }
     if (n < 0) throw repl_->error(nullptr);
     std::unique_ptr<char, decltype(&PQfreemem)> owner(buf, PQfreemem);
+    ++window_messages;
     if (buf[0] == 'k' && n >= 18) {
       server_wal_end = std::max(server_wal_end, get_u64(buf + 1));
       if (buf[17]) report_progress(false);

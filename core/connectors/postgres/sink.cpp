@@ -4,7 +4,8 @@
 #include <cstring>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
+#include <vector>
 
 #include "connectors/postgres/checkpoint.hpp"
 #include "connectors/postgres/copy_binary_encode.hpp"
@@ -22,6 +23,8 @@ constexpr size_t kChunkBytes = 1 << 20;  // COPY data is sent in chunks of about
 // Statements queued in pipeline mode before their results are read, so that
 // the results never fill the socket while the client still sends.
 constexpr size_t kPipelineDepth = 512;
+// The staging table's _ds_op: what the row's statement does to its key.
+constexpr int16_t kStageUpsert = 0, kStageInsert = 1, kStageDelete = 3;
 constexpr const char *kDdlLock = "SELECT pg_advisory_xact_lock(7308462419870435)";
 
 void rollback_quietly(Connection &conn) {
@@ -254,6 +257,19 @@ struct PostgresSinkWriter::TableState {
   // Anything else on the connection (commit, rollback, another table, a
   // staged write) ends it first.
   bool copy_open = false;
+  // The open stage of a keyed table's changes (stage_changes): its COPY
+  // stays open across batches, like the direct COPY, and its statements run
+  // once (apply_stage) when the commit, another table or another kind of
+  // write needs the connection — per commit, not per batch, under load.
+  bool stage_open = false;
+  int64_t stage_rows = 0;  // rows sent to the open stage; the next row's _ds_seq
+  struct StagedKey {
+    int64_t seq;  // its row in the stage; -1 when none (inserted and deleted since the stage opened)
+    bool born;    // its first change since the stage opened inserted it (insert mode): it did not exist before
+  };
+  std::unordered_map<std::string, StagedKey> staged_keys;  // by model::append_key_bytes
+  std::vector<int64_t> superseded;                         // stage rows a later row of their key replaced
+  bool stage_deletes = false, stage_upserts = false, stage_inserts = false;
 };
 
 namespace {
@@ -278,12 +294,28 @@ void end_copy(Connection &conn, const TableStates &tables, std::string &storage)
   conn.copy_in_end();
 }
 
-// Abandons the open direct COPY, if any (its transaction is rolled back next).
+PostgresSinkWriter::TableState *open_stage(const TableStates &tables) {
+  for (const auto &t : tables)
+    if (t.second->stage_open) return t.second.get();
+  return nullptr;
+}
+
+void forget_stage(PostgresSinkWriter::TableState &ts) {
+  ts.stage_open = false;
+  ts.stage_rows = 0;
+  ts.staged_keys.clear();
+  ts.superseded.clear();
+  ts.stage_deletes = ts.stage_upserts = ts.stage_inserts = false;
+}
+
+// Abandons the open COPY, direct or staged, if any (its transaction is
+// rolled back next).
 void abort_copy(Connection *conn, const TableStates &tables, const char *reason) {
   PostgresSinkWriter::TableState *ts = open_copy(tables);
-  if (!ts) return;
-  ts->copy_open = false;
-  if (conn && conn->ok()) conn->copy_in_abort(reason);
+  PostgresSinkWriter::TableState *staging = open_stage(tables);
+  if (ts) ts->copy_open = false;
+  if (staging) forget_stage(*staging);
+  if ((ts || staging) && conn && conn->ok()) conn->copy_in_abort(reason);
 }
 
 // " ON CONFLICT (key) DO UPDATE SET every other column" (DO NOTHING when the key is every column).
@@ -518,53 +550,151 @@ void PostgresSinkWriter::copy_direct(TableState &ts, const model::Batch &batch) 
   }
 }
 
-void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch, bool changes) {
+// Staged column i (alias s) in the target column's type: the stage holds
+// it so, or in a wire type cast here (the stage's cast, with its semantics).
+std::string stage_value(const PostgresSinkWriter::TableState &ts, size_t i) {
+  const std::string column = "s.\"c" + std::to_string(i) + "\"";
+  return ts.direct[i] ? column : "CAST(" + column + " AS " + ts.targets[i].type + ")";
+}
+
+// "INSERT INTO target (columns) ... SELECT staged values FROM stage s".
+std::string insert_from_stage(const PostgresSinkWriter::TableState &ts) {
+  std::string select;
+  for (size_t i = 0; i < ts.targets.size(); ++i) select += (i ? ", " : "") + stage_value(ts, i);
+  return "INSERT INTO " + ts.qualified + " (" + ts.column_list + ") OVERRIDING SYSTEM VALUE SELECT " + select +
+         " FROM " + ts.stage + " s";
+}
+
+// Starts the COPY into the table's stage, creating or emptying the stage in
+// the same round trip.
+void PostgresSinkWriter::begin_stage_copy(TableState &ts) {
+  const std::string before = !ts.stage_ready  ? ts.stage_ddl + "; "
+                             : ts.stage_dirty ? "TRUNCATE " + ts.stage + "; "
+                                              : "";
+  conn_->copy_in_begin(before + ts.stage_copy_sql, ts.display);
+  ts.stage_ready = true;
+  ts.stage_dirty = true;
+}
+
+// A keyed table's change batch joins the open stage: each key's last change
+// in the batch (model::last_change_per_key), its earlier row in the stage
+// marked superseded. In insert mode, a key whose first change since the
+// stage opened inserted it did not exist before: it is inserted plainly
+// (ON CONFLICT's speculative insertion costs the server about a third more
+// per row), and not at all once deleted again.
+void PostgresSinkWriter::stage_changes(TableState &ts, const model::Batch &batch) {
   Connection &conn = *conn_;
   const auto &cols = ts.schema->columns;
   const size_t ncols = batch.columns.size();
-  if (!ts.stage_ready) {
-    conn.exec(ts.stage_ddl, ts.display);
-    ts.stage_ready = true;
-  } else if (ts.stage_dirty) {
-    conn.exec("TRUNCATE " + ts.stage, ts.display);
-  }
-  ts.stage_dirty = true;
-  const bool keyed = changes && !ts.key.empty();
-  bool any_delete = false, any_upsert = false;
+  const bool insert_mode = config_.write_mode == "insert";
   const CopyBinaryEncoder &enc = *ts.stage_encoder;
   const std::vector<EncodeColumn> bound = enc.bind(batch, cols);  // the batch's columns; _ds_seq and _ds_op follow
-  // Whether a key comes twice: when none does, the stage is applied as it
-  // is, without DISTINCT ON's sort on the server.
-  std::unordered_set<std::string> keys;
-  bool repeated = false;
-  std::vector<const char *> values(ncols);
-  std::vector<int> lengths(ncols);
-  conn.copy_in_begin(ts.stage_copy_sql, ts.display);
+  const std::vector<model::LastChange> last = model::last_change_per_key(batch, ts.key);
+  const bool opening = !ts.stage_open;
+  if (opening) {
+    if (conn.in_pipeline()) conn.pipeline_sync();
+    begin();
+    begin_stage_copy(ts);
+    ts.stage_open = true;
+  }
+  std::string key;
+  size_t c = 0;
+  try {
+    CopyBuffer out(buffer_);
+    if (opening) CopyBinaryEncoder::append_header(out);
+    for (const model::LastChange &change : last) {
+      const int64_t r = change.row;
+      const bool del = batch.op(r) == model::Op::remove;
+      key.clear();
+      model::append_key_bytes(batch, ts.key, r, key);
+      auto [it, fresh] =
+          ts.staged_keys.try_emplace(key, TableState::StagedKey{-1, insert_mode && change.first_was_insert});
+      TableState::StagedKey &staged = it->second;
+      if (!fresh && staged.seq >= 0) ts.superseded.push_back(staged.seq);
+      staged.seq = -1;
+      if (staged.born && del) continue;  // inserted and deleted since the stage opened: nothing to write
+      int16_t code = kStageUpsert;
+      if (del) {
+        code = kStageDelete;
+        ts.stage_deletes = true;
+      } else if (staged.born) {
+        code = kStageInsert;
+        ts.stage_inserts = true;
+      } else {
+        ts.stage_upserts = true;
+      }
+      staged.seq = ts.stage_rows++;
+      CopyBinaryEncoder::begin_row(out, static_cast<int16_t>(ncols + 2));
+      enc.append_row(out, bound, r, c);
+      CopyBinaryEncoder::append_int8(out, staged.seq);
+      CopyBinaryEncoder::append_int2(out, code);
+      flush(conn, out, false);
+    }
+    flush(conn, out, true);
+  } catch (const Error &e) {
+    forget_stage(ts);
+    conn.copy_in_abort("datasync: cannot encode the batch");
+    if (e.code() != Code::data) throw;
+    rethrow_encoding(e, cols[c].name, ts.display, ts.ctx);
+  }
+}
+
+// Ends the open stage's COPY and applies it: deletes, upserts, then the new
+// keys' inserts (by then every other key has its final values, so no unique
+// index sees a value twice on the way), in one round trip.
+void PostgresSinkWriter::apply_stage(TableState &ts) {
+  Connection &conn = *conn_;
+  {
+    CopyBuffer out(buffer_);
+    CopyBinaryEncoder::append_trailer(out);
+    conn.put_copy_data(out.data(), out.size());
+  }
+  const bool deletes = ts.stage_deletes, upserts = ts.stage_upserts, inserts = ts.stage_inserts;
+  std::string live;  // leaves out the rows a later row of their key replaced (a hashed NOT IN)
+  if (!ts.superseded.empty()) {
+    live = " AND s.\"_ds_seq\" <> ALL ('{";
+    for (size_t i = 0; i < ts.superseded.size(); ++i) live += (i ? "," : "") + std::to_string(ts.superseded[i]);
+    live += "}'::int8[])";
+  }
+  forget_stage(ts);
+  conn.copy_in_end();
+  const std::string insert_select = insert_from_stage(ts);
+  const auto where_op = [&live](int16_t code) { return " WHERE s.\"_ds_op\" = " + std::to_string(code) + live; };
+  std::string statements;
+  if (deletes) {
+    std::string match;
+    for (int k : ts.key) {
+      const auto i = static_cast<size_t>(k);
+      match += " AND t." + quote_identifier(ts.targets[i].name) + " = " + stage_value(ts, i);
+    }
+    statements += "DELETE FROM " + ts.qualified + " t USING " + ts.stage + " s" + where_op(kStageDelete) + match + ";";
+  }
+  if (upserts) statements += insert_select + where_op(kStageUpsert) + on_conflict_update(ts) + ";";
+  if (inserts) statements += insert_select + where_op(kStageInsert) + ";";
+  if (!statements.empty()) conn.exec(statements, ts.display);
+}
+
+// Rows of a table without a key (or insert-only rows whose columns need the
+// stage's casts): inserted in order through the stage, per batch.
+void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch) {
+  Connection &conn = *conn_;
+  const auto &cols = ts.schema->columns;
+  const size_t ncols = batch.columns.size();
+  const CopyBinaryEncoder &enc = *ts.stage_encoder;
+  const std::vector<EncodeColumn> bound = enc.bind(batch, cols);  // the batch's columns; _ds_seq and _ds_op follow
+  begin_stage_copy(ts);
   size_t c = 0;
   try {
     CopyBuffer out(buffer_);
     CopyBinaryEncoder::append_header(out);
     for (int64_t r = 0; r < batch.num_rows; ++r) {
-      model::Op op = batch.op(r);
+      const model::Op op = batch.op(r);
       if (op == model::Op::update_before) continue;
-      bool del = op == model::Op::remove;
-      if (del && !keyed) throw no_key_error(ts);
-      (del ? any_delete : any_upsert) = true;
+      if (op == model::Op::remove) throw no_key_error(ts);
       CopyBinaryEncoder::begin_row(out, static_cast<int16_t>(ncols + 2));
-      const size_t fields_at = out.size();
       enc.append_row(out, bound, r, c);
-      if (keyed && !repeated) {
-        split_fields(out.data() + fields_at, ncols, values.data(), lengths.data());
-        std::string key;
-        for (int k : ts.key) {
-          const auto i = static_cast<size_t>(k);
-          key.append(reinterpret_cast<const char *>(&lengths[i]), sizeof(int));
-          if (values[i]) key.append(values[i], static_cast<size_t>(lengths[i]));
-        }
-        repeated = !keys.insert(std::move(key)).second;
-      }
       CopyBinaryEncoder::append_int8(out, r);
-      CopyBinaryEncoder::append_int2(out, static_cast<int16_t>(del ? 3 : 0));
+      CopyBinaryEncoder::append_int2(out, kStageInsert);
       flush(conn, out, false);
     }
     CopyBinaryEncoder::append_trailer(out);
@@ -575,39 +705,7 @@ void PostgresSinkWriter::write_staged(TableState &ts, const model::Batch &batch,
     rethrow_encoding(e, cols[c].name, ts.display, ts.ctx);
   }
   conn.copy_in_end();
-
-  auto stage_col = [](size_t i) { return "s.\"c" + std::to_string(i) + "\""; };
-  auto expr = [&](size_t i) {
-    return ts.direct[i] ? stage_col(i) : "CAST(" + stage_col(i) + " AS " + ts.targets[i].type + ")";
-  };
-  std::string select;
-  for (size_t i = 0; i < ncols; ++i) select += (i ? ", " : "") + expr(i);
-
-  if (!keyed) {
-    conn.exec("INSERT INTO " + ts.qualified + " (" + ts.column_list + ") OVERRIDING SYSTEM VALUE SELECT " + select +
-                  " FROM " + ts.stage + " s ORDER BY s.\"_ds_seq\"",
-              ts.display);
-    return;
-  }
-  std::string key_stage;
-  for (size_t k = 0; k < ts.key.size(); ++k)
-    key_stage += (k ? ", " : "") + std::string("\"c") + std::to_string(ts.key[k]) + "\"";
-  // The last row of each key decides: deleted, or upserted with its values.
-  const std::string last = !repeated ? ts.stage + " s"
-                                     : "(SELECT DISTINCT ON (" + key_stage + ") * FROM " + ts.stage + " ORDER BY " +
-                                           key_stage + ", \"_ds_seq\" DESC) s";
-  if (any_delete) {
-    std::string match;
-    for (size_t k = 0; k < ts.key.size(); ++k) {
-      size_t i = static_cast<size_t>(ts.key[k]);
-      match += " AND t." + quote_identifier(ts.targets[i].name) + " = " + expr(i);
-    }
-    conn.exec("DELETE FROM " + ts.qualified + " t USING " + last + " WHERE s.\"_ds_op\" = 3" + match, ts.display);
-  }
-  if (any_upsert)
-    conn.exec("INSERT INTO " + ts.qualified + " (" + ts.column_list + ") OVERRIDING SYSTEM VALUE SELECT " + select +
-                  " FROM " + last + " WHERE s.\"_ds_op\" <> 3" + on_conflict_update(ts),
-              ts.display);
+  conn.exec(insert_from_stage(ts) + " ORDER BY s.\"_ds_seq\"", ts.display);
 }
 
 // A few rows (a lone source transaction at low rates): a prepared statement
@@ -727,14 +825,21 @@ void PostgresSinkWriter::write(const model::Batch &input) {
   if (!changes && batch.ops)
     for (int64_t r = 0; r < batch.num_rows && !changes; ++r) changes = batch.op(r) != model::Op::insert;
   TableState *ts = open_copy(tables_);
-  // The open COPY takes more insert-only rows of the same table and schema.
+  TableState *staging = open_stage(tables_);
   if (ts && !changes && ts->schema == batch.schema) {
-    copy_direct(*ts, batch);
+    copy_direct(*ts, batch);  // the open COPY takes more insert-only rows of the same table and schema
+  } else if (staging && changes && staging->schema == batch.schema) {
+    ts = staging;
+    stage_changes(*ts, batch);  // the open stage takes more changes of the same table and schema
   } else {
     if (ts) end_copy(*conn_, tables_, buffer_);
+    if (staging) apply_stage(*staging);
     ts = &state_for(batch);
+    const bool keyed_changes = changes && !ts->key.empty();
     if (batch.num_rows <= config_.row_statement_rows) {
       write_rows(*ts, batch, changes);
+    } else if (keyed_changes) {
+      stage_changes(*ts, batch);
     } else {
       Connection &conn = connection();
       if (conn.in_pipeline()) conn.pipeline_sync();
@@ -742,7 +847,7 @@ void PostgresSinkWriter::write(const model::Batch &input) {
       if (!changes && ts->all_direct)
         copy_direct(*ts, batch);
       else
-        write_staged(*ts, batch, changes);
+        write_staged(*ts, batch);
     }
   }
   if (config_.write_mode != "changelog") return;
@@ -770,6 +875,7 @@ void PostgresSinkWriter::fill_changelog_positions(const std::string &position) {
 void PostgresSinkWriter::commit(const std::vector<model::Position> *positions) {
   if (conn_ && changelog_.position_pending()) fill_changelog_positions(schema::changelog_commit_position(positions));
   if (conn_) end_copy(*conn_, tables_, buffer_);
+  if (TableState *staging = open_stage(tables_)) apply_stage(*staging);
   // The checkpoint and COMMIT are queued behind whatever write_rows queued:
   // one round trip.
   if (positions && !positions->empty()) {

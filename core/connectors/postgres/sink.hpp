@@ -87,13 +87,21 @@ class PostgresSink : public model::Sink {
 //    arrays, inet, ...): binary COPY into a temporary staging table (direct
 //    columns typed as the target, others in their natural type; plus a row
 //    sequence and the op), then set-based statements cast the staged columns
-//    to the target types: for each key the last row wins, -D rows
-//    `DELETE ... USING`, the others `INSERT ... ON CONFLICT (pk) DO UPDATE`.
+//    to the target types: -D rows `DELETE ... USING`, the others
+//    `INSERT ... ON CONFLICT (pk) DO UPDATE`.
 //    Without a primary key on the target, rows are plainly inserted and
 //    deletes are unsupported. -U rows are ignored (their +U follows). Inserts
 //    use OVERRIDING SYSTEM VALUE so identity columns take the source's values.
-//  In insert mode, +I/+U rows of a batch that also has -D/+U rows are upserted
-//  (a change stream's +I may follow an earlier -D of the same key).
+//  Change batches of a keyed table share one open stage until the commit (or
+//  until another table or kind of write needs the connection): its COPY stays
+//  open across batches, and its statements run once, in one round trip. Only
+//  each key's last change is applied (model::last_change_per_key within a
+//  batch; across batches a key's earlier stage row is left out by its _ds_seq):
+//  the batches commit in one target transaction, so the earlier ones are never
+//  seen. In insert mode, a key whose first change since the stage opened is
+//  +I did not exist before: its last row (unless a -D) is inserted plainly,
+//  after the other keys' statements (a duplicate key fails, as in insert-only
+//  batches); the others are upserted (a +I may follow an earlier -D).
 //  In changelog mode every row of every op is appended as an insert with its
 //  op, position and sequence (schema/changelog.hpp); the rows of a source
 //  transaction's batches before its last have a null position until the
@@ -115,7 +123,10 @@ class PostgresSinkWriter : public model::SinkWriter {
   void begin();
   void begin_pipelined();
   void copy_direct(TableState &ts, const model::Batch &batch);
-  void write_staged(TableState &ts, const model::Batch &batch, bool changes);
+  void begin_stage_copy(TableState &ts);
+  void stage_changes(TableState &ts, const model::Batch &batch);
+  void apply_stage(TableState &ts);
+  void write_staged(TableState &ts, const model::Batch &batch);
   void write_rows(TableState &ts, const model::Batch &batch, bool changes);
   void fill_changelog_positions(const std::string &position);
 

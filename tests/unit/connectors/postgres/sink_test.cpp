@@ -593,6 +593,67 @@ TEST(PostgresSink, UpdatesAndDeletesGoThroughStaging) { updates_and_deletes_appl
 
 TEST(PostgresSink, UpdatesAndDeletesGoThroughRowStatements) { updates_and_deletes_apply_in_order(16); }
 
+// Change batches of one table share one stage until the commit: each key's
+// last change since the stage opened is applied once; a key the stage saw
+// inserted is inserted plainly (a duplicate fails in insert mode) or not at
+// all once deleted again; another table, rollback and upsert mode as usual.
+TEST(PostgresSink, ChangeBatchesShareTheStageUntilTheCommit) {
+  test::pg::ScratchDb db("sink_stage_open");
+  SinkConfig config = config_for(db);
+  config.row_statement_rows = 0;  // every batch through the stage
+  PostgresSink sink(config);
+  auto s = kv_schema();
+  sink.prepare_table(*s);
+  auto w = sink.open_writer(0);
+  w->write(*kv_batch(s, {{1, "a"}, {2, "b"}, {3, "c"}, {4, "d"}}));
+  w->commit(nullptr);
+  const Op I = Op::insert, U = Op::update_after, D = Op::remove;
+  w->write(*kv_batch(s, {{11, "k"}, {12, "l"}, {1, "a1"}, {2, ""}}, {I, I, U, D}));
+  w->write(*kv_batch(s, {{11, "k2"}, {12, ""}, {2, "b2"}, {1, "a2"}}, {U, D, I, U}));
+  w->write(*kv_batch(s, {{11, ""}, {13, "m"}, {3, "c3"}, {13, "m2"}, {12, "l3"}}, {D, I, U, U, I}));
+  // Nothing is applied before the commit; the writer's own transaction holds it.
+  EXPECT_EQ(db.scalar("SELECT string_agg(k || '=' || v, ',' ORDER BY k) FROM public.kv"), "1=a,2=b,3=c,4=d");
+  w->commit(nullptr);
+  EXPECT_EQ(db.query("SELECT k::text, v FROM public.kv ORDER BY kv.k"),
+            (Rows{{"1", "a2"}, {"2", "b2"}, {"3", "c3"}, {"4", "d"}, {"12", "l3"}, {"13", "m2"}}));
+
+  // A stage open for kv is applied before another table's batch and after
+  // it nothing is lost: both commit together.
+  auto other = table("public", "other", {col("k", type(TypeId::int64), false), col("v", type(TypeId::string))}, {0});
+  sink.prepare_table(*other);
+  w->write(*kv_batch(s, {{4, "d5"}, {14, "n"}}, {U, I}));
+  w->write(*kv_batch(other, {{1, "o"}}, {I}));
+  w->write(*kv_batch(s, {{14, "n2"}}, {U}));
+  w->commit(nullptr);
+  EXPECT_EQ(db.scalar("SELECT string_agg(k || '=' || v, ',' ORDER BY k) FROM public.kv WHERE k IN (4, 14)"),
+            "4=d5,14=n2");
+  EXPECT_EQ(db.scalar("SELECT v FROM public.other WHERE k = 1"), "o");
+
+  // Rolled back with the stage open: nothing applied, and the writer goes on.
+  w->write(*kv_batch(s, {{1, ""}, {15, "p"}}, {D, I}));
+  w->rollback();
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM public.kv WHERE k IN (1, 15)"), "1");
+
+  // Insert mode: an insert of a key the target holds fails, also in a change batch.
+  try {
+    w->write(*kv_batch(s, {{2, ""}, {3, "again"}}, {D, I}));
+    w->commit(nullptr);
+    FAIL() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Code::data);
+    EXPECT_NE(std::string(e.what()).find("public.kv"), std::string::npos) << e.what();
+  }
+  w->rollback();
+  // Upsert mode: the same batch updates the key.
+  SinkConfig upserts = config_for(db, "upsert");
+  upserts.row_statement_rows = 0;
+  PostgresSink upsert(upserts);
+  auto w2 = upsert.open_writer(1);
+  w2->write(*kv_batch(s, {{2, ""}, {3, "again"}, {16, "q"}, {16, ""}}, {D, I, I, D}));
+  w2->commit(nullptr);
+  EXPECT_EQ(db.query("SELECT k::text, v FROM public.kv WHERE k IN (2, 3, 16) ORDER BY k"), (Rows{{"3", "again"}}));
+}
+
 // write_mode changelog appends every change with its op, position and
 // order; a transaction's first batches learn its position from its last
 // batch, or from the commit when the last batch carried no rows.
