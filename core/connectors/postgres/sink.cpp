@@ -579,9 +579,10 @@ void PostgresSinkWriter::begin_stage_copy(TableState &ts) {
 // A keyed table's change batch joins the open stage: each key's last change
 // in the batch (model::last_change_per_key), its earlier row in the stage
 // marked superseded. In insert mode, a key whose first change since the
-// stage opened inserted it did not exist before: it is inserted plainly
+// stage opened inserted it should not exist before: it is inserted plainly
 // (ON CONFLICT's speculative insertion costs the server about a third more
-// per row), and not at all once deleted again.
+// per row; see apply_stage for when it does exist), and not at all once
+// deleted again.
 void PostgresSinkWriter::stage_changes(TableState &ts, const model::Batch &batch) {
   Connection &conn = *conn_;
   const auto &cols = ts.schema->columns;
@@ -641,7 +642,7 @@ void PostgresSinkWriter::stage_changes(TableState &ts, const model::Batch &batch
 
 // Ends the open stage's COPY and applies it: deletes, upserts, then the new
 // keys' inserts (by then every other key has its final values, so no unique
-// index sees a value twice on the way), in one round trip.
+// index sees a value twice on the way), in one round trip when nothing fails.
 void PostgresSinkWriter::apply_stage(TableState &ts) {
   Connection &conn = *conn_;
   {
@@ -670,8 +671,26 @@ void PostgresSinkWriter::apply_stage(TableState &ts) {
     statements += "DELETE FROM " + ts.qualified + " t USING " + ts.stage + " s" + where_op(kStageDelete) + match + ";";
   }
   if (upserts) statements += insert_select + where_op(kStageUpsert) + on_conflict_update(ts) + ";";
-  if (inserts) statements += insert_select + where_op(kStageInsert) + ";";
-  if (!statements.empty()) conn.exec(statements, ts.display);
+  // The new keys go in plainly behind a savepoint. A key that is there after
+  // all — a transaction replayed after a crash, whose first part committed
+  // before a schema change split it (see Pipeline's apply_schema_change), or
+  // a target written by someone else — fails that statement alone, and the
+  // new keys are upserted instead, as every change row was before.
+  if (inserts)
+    statements += "SAVEPOINT ds_new_keys;" + insert_select + where_op(kStageInsert) + ";RELEASE SAVEPOINT ds_new_keys;";
+  if (statements.empty()) return;
+  try {
+    conn.exec(statements, ts.display);
+  } catch (const Error &e) {
+    if (!inserts || e.code() != Code::data) throw;
+    try {
+      conn.exec("ROLLBACK TO SAVEPOINT ds_new_keys", ts.display);
+    } catch (const Error &) {
+      throw e;  // an earlier statement failed: the savepoint was never made
+    }
+    conn.exec(insert_select + where_op(kStageInsert) + on_conflict_update(ts) + ";RELEASE SAVEPOINT ds_new_keys",
+              ts.display);
+  }
 }
 
 // Rows of a table without a key (or insert-only rows whose columns need the

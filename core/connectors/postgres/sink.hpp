@@ -99,9 +99,11 @@ class PostgresSink : public model::Sink {
 //  batch; across batches a key's earlier stage row is left out by its _ds_seq):
 //  the batches commit in one target transaction, so the earlier ones are never
 //  seen. In insert mode, a key whose first change since the stage opened is
-//  +I did not exist before: its last row (unless a -D) is inserted plainly,
-//  after the other keys' statements (a duplicate key fails, as in insert-only
-//  batches); the others are upserted (a +I may follow an earlier -D).
+//  +I should not exist before: its last row (unless a -D) is inserted
+//  plainly, after the other keys' statements, behind a savepoint — if a key
+//  is there after all (a transaction replayed after a crash that a schema
+//  change had split), those rows are upserted instead, as change rows always
+//  were. The others are upserted (a +I may follow an earlier -D).
 //  In changelog mode every row of every op is appended as an insert with its
 //  op, position and sequence (schema/changelog.hpp); the rows of a source
 //  transaction's batches before its last have a null position until the

@@ -595,8 +595,8 @@ TEST(PostgresSink, UpdatesAndDeletesGoThroughRowStatements) { updates_and_delete
 
 // Change batches of one table share one stage until the commit: each key's
 // last change since the stage opened is applied once; a key the stage saw
-// inserted is inserted plainly (a duplicate fails in insert mode) or not at
-// all once deleted again; another table, rollback and upsert mode as usual.
+// inserted is inserted plainly (upserted when it is there after all) or not
+// at all once deleted again; another table, rollback and upsert mode as usual.
 TEST(PostgresSink, ChangeBatchesShareTheStageUntilTheCommit) {
   test::pg::ScratchDb db("sink_stage_open");
   SinkConfig config = config_for(db);
@@ -634,24 +634,37 @@ TEST(PostgresSink, ChangeBatchesShareTheStageUntilTheCommit) {
   w->rollback();
   EXPECT_EQ(db.scalar("SELECT count(*) FROM public.kv WHERE k IN (1, 15)"), "1");
 
-  // Insert mode: an insert of a key the target holds fails, also in a change batch.
+  // Insert mode: a change batch's insert of a key the target holds (a
+  // replayed transaction) upserts it, like every change row; the rest of the
+  // stage stays applied.
+  w->write(*kv_batch(s, {{2, ""}, {3, "again"}, {17, "r"}}, {D, I, I}));
+  w->commit(nullptr);
+  EXPECT_EQ(db.query("SELECT k::text, v FROM public.kv WHERE k IN (2, 3, 17) ORDER BY kv.k"),
+            (Rows{{"3", "again"}, {"17", "r"}}));
+  // A failure before the new keys' statement is not retried — not even
+  // when an earlier stage of the same transaction had new keys.
+  db.exec("ALTER TABLE public.kv ADD CONSTRAINT short_v CHECK (length(v) < 10)");
   try {
-    w->write(*kv_batch(s, {{2, ""}, {3, "again"}}, {D, I}));
+    w->write(*kv_batch(s, {{19, "t"}}, {I}));
+    w->write(*kv_batch(other, {{2, "o2"}}, {I}));
+    w->write(*kv_batch(s, {{3, "far too long"}, {18, "s"}}, {U, I}));
     w->commit(nullptr);
     FAIL() << "no error";
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), Code::data);
-    EXPECT_NE(std::string(e.what()).find("public.kv"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("short_v"), std::string::npos) << e.what();
   }
   w->rollback();
-  // Upsert mode: the same batch updates the key.
+  db.exec("ALTER TABLE public.kv DROP CONSTRAINT short_v");
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM public.kv WHERE k IN (18, 19)"), "0");
+  // Upsert mode: the same kind of batch updates the key.
   SinkConfig upserts = config_for(db, "upsert");
   upserts.row_statement_rows = 0;
   PostgresSink upsert(upserts);
   auto w2 = upsert.open_writer(1);
-  w2->write(*kv_batch(s, {{2, ""}, {3, "again"}, {16, "q"}, {16, ""}}, {D, I, I, D}));
+  w2->write(*kv_batch(s, {{17, ""}, {3, "again2"}, {16, "q"}, {16, ""}}, {D, I, I, D}));
   w2->commit(nullptr);
-  EXPECT_EQ(db.query("SELECT k::text, v FROM public.kv WHERE k IN (2, 3, 16) ORDER BY k"), (Rows{{"3", "again"}}));
+  EXPECT_EQ(db.query("SELECT k::text, v FROM public.kv WHERE k IN (3, 16, 17) ORDER BY kv.k"), (Rows{{"3", "again2"}}));
 }
 
 // write_mode changelog appends every change with its op, position and
