@@ -638,6 +638,8 @@ void PostgresSinkWriter::stage_changes(TableState &ts, const model::Batch &batch
     if (e.code() != Code::data) throw;
     rethrow_encoding(e, cols[c].name, ts.display, ts.ctx);
   }
+  // Bounded: the key index and the superseded list grow with the stage's rows.
+  if (ts.stage_rows >= config_.stage_rows_limit) apply_stage(ts);
 }
 
 // Ends the open stage's COPY and applies it: deletes, upserts, then the new

@@ -27,6 +27,10 @@ struct SinkConfig {
   // row, pipelined with the transaction's commit (one round trip for a small
   // transaction); larger ones by COPY. 0: always COPY (tests of that path).
   int64_t row_statement_rows = 16;
+  // An open stage (change batches shared until the commit) is applied early,
+  // inside the transaction, once it holds this many rows: the writer's key
+  // index stays bounded for a huge source transaction.
+  int64_t stage_rows_limit = 131072;
   std::string evolution = "lenient";  // schema.evolution (core/schema/naming.hpp)
   // Text with NUL characters, which PostgreSQL cannot store, follows this policy and is counted here.
   model::InvalidValuePolicy invalid_values = model::InvalidValuePolicy::error;

@@ -617,6 +617,20 @@ TEST(PostgresSink, ChangeBatchesShareTheStageUntilTheCommit) {
   EXPECT_EQ(db.query("SELECT k::text, v FROM public.kv ORDER BY kv.k"),
             (Rows{{"1", "a2"}, {"2", "b2"}, {"3", "c3"}, {"4", "d"}, {"12", "l3"}, {"13", "m2"}}));
 
+  // A stage that reaches stage_rows_limit is applied inside the transaction
+  // and a new one opens: the same result, one commit.
+  SinkConfig small = config;
+  small.stage_rows_limit = 2;
+  PostgresSink limited(small);
+  auto w3 = limited.open_writer(2);
+  w3->write(*kv_batch(s, {{20, "u"}, {21, "v"}, {22, "w"}}, {I, I, I}));
+  w3->write(*kv_batch(s, {{20, "u2"}, {21, ""}, {1, "a3"}}, {U, D, U}));
+  w3->write(*kv_batch(s, {{20, ""}, {21, "v3"}}, {D, I}));
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM public.kv WHERE k >= 20"), "0");
+  w3->commit(nullptr);
+  EXPECT_EQ(db.scalar("SELECT string_agg(k || '=' || v, ',' ORDER BY k) FROM public.kv WHERE k >= 20 OR k = 1"),
+            "1=a3,21=v3,22=w");
+
   // A stage open for kv is applied before another table's batch and after
   // it nothing is lost: both commit together.
   auto other = table("public", "other", {col("k", type(TypeId::int64), false), col("v", type(TypeId::string))}, {0});
