@@ -578,7 +578,7 @@ void PostgresChangeStream::stream(const std::string &resume_after, int64_t batch
       // when it keeps growing until they stop, it is full or kMaxHoldUs old.
       if (holding && (!busy || now - held_since >= kMaxHoldUs)) flush(false, held, !busy);
       // Nothing buffered: report progress, then wait for the socket (briefly, to notice cancel).
-      if (now_unix_us() - last_status >= kStatusIntervalUs) report_progress(false);
+      if (now - last_status >= kStatusIntervalUs) report_progress(false);
       check_retained_wal();
       pollfd pfd{PQsocket(raw), POLLIN, 0};
       ::poll(&pfd, 1, holding ? static_cast<int>(kRateWindowUs / 1000) : 100);
